@@ -1,0 +1,1 @@
+"""Pure translation: marshmallow schemas only, no I/O."""

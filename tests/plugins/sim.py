@@ -1,0 +1,1 @@
+"""Fixture `sim`: the OPS-COM simulator on a free port (built in bridge.sim)."""
