@@ -147,3 +147,13 @@ def _public(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
             created = created.replace(tzinfo=UTC)
         out["created_at"] = created.isoformat()
     return out
+
+
+def publish_copy(publisher: Any, record: dict[str, Any]) -> None:
+    """Put a copy of a dead-letter record on the opscom.dead queue (confirmed)."""
+    props = {"message_id": record["id"], "content_type": "application/json",
+             "delivery_mode": 2, "timestamp": int(datetime.now(UTC).timestamp()),
+             "headers": {"x-opscom-reason": str(record["reason"])[:250],
+                         "x-opscom-error-code": record.get("error_code")}}
+    body = json.dumps(record, default=str).encode("utf-8")
+    publisher.publish_raw([("opscom.dead", "", body, props)])

@@ -1,0 +1,239 @@
+"""The forwarding decision for one work message: send, hold, retry or dead-letter.
+
+Called inside a permit's lane, so one permit is never handled twice at once; with
+single active consumer per partition, no other worker handles it either. Every
+decision is made durable (database, confirmed publish) before the message is acked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge import metrics
+from bridge.circuit import Circuit
+from bridge.deadletters import DeadLetters, publish_copy
+from bridge.opscom import OpsComClient, Outcome, OutcomeKind
+from bridge.publisher import Publisher
+from bridge.retry import RetryPolicy
+from bridge.store import Store
+from bridge.topology import retry_queue_name, work_message
+from schemas.opscom import OP_FOR_ACTION, build_request, dropped_fields
+
+log = logging.getLogger(__name__)
+
+#: Outcomes that may succeed if the same request is sent again later.
+TRANSIENT_KINDS = frozenset({OutcomeKind.NOT_SENT, OutcomeKind.TRANSIENT,
+                             OutcomeKind.THROTTLED, OutcomeKind.UNKNOWN})
+#: OPS-COM's "Record not found": after an unknown-outcome delete it means "already deleted".
+RECORD_NOT_FOUND = 9009
+
+
+class Forwarder:
+    def __init__(self, store: Store, dead: DeadLetters, client: OpsComClient,
+                 publisher: Publisher, policy: RetryPolicy, circuit: Circuit,
+                 partitions: int, on_unknown_outcome: str = "deadletter") -> None:
+        self.store, self.dead, self.client = store, dead, client
+        self.publisher, self.policy, self.circuit = publisher, policy, circuit
+        self.partitions = partitions
+        self.on_unknown_outcome = on_unknown_outcome
+
+    # -- entry points -------------------------------------------------------------
+    def handle(self, envelope: dict[str, Any]) -> None:
+        """One work message from RabbitMQ (a new event, a retry, a replay)."""
+        cmd = envelope["command"]
+        if self._already_done(envelope):
+            return
+        if not cmd.get("source_id"):
+            self._attempt(envelope)
+            return
+        source, source_id = cmd["source"], cmd["source_id"]
+        permit = self.store.permit(source, source_id)
+        waiting = permit["waiting_on"] if permit else None
+        if waiting and waiting != cmd["event_id"]:
+            self.store.hold(cmd, envelope)
+            metrics.EVENTS.labels(cmd["action"], "held").inc()
+            return
+        if waiting != cmd["event_id"] and self.store.has_held(source, source_id):
+            self.store.hold(cmd, envelope)  # older events are still held: queue behind them
+        else:
+            self._attempt(envelope)
+        self.drain(source, source_id)
+
+    def drain(self, source: str, source_id: str) -> None:
+        """Send this permit's held events, oldest first, until one has to wait."""
+        while True:
+            permit = self.store.permit(source, source_id)
+            if permit is None or permit["waiting_on"]:
+                return
+            held = self.store.held(source, source_id)
+            if not held:
+                return
+            self._attempt(held[0])
+
+    # -- one attempt --------------------------------------------------------------
+    def _already_done(self, envelope: dict[str, Any]) -> bool:
+        cmd = envelope["command"]
+        event = self.store.event(cmd["source"], cmd["event_id"])
+        status = event["status"] if event else None
+        if status == "applied":
+            log.info("event %s of %s already applied; not sent again", cmd["event_id"],
+                     cmd["source"])
+            metrics.EVENTS.labels(cmd["action"], "duplicate").inc()
+            return True
+        if status == "deadlettered" and not envelope.get("replay"):
+            log.info("event %s of %s is in the dead letters; replay it from there",
+                     cmd["event_id"], cmd["source"])
+            return True
+        return False
+
+    def _attempt(self, envelope: dict[str, Any]) -> None:
+        cmd = envelope["command"]
+        permit = self.store.permit(cmd["source"], cmd["source_id"]) if cmd.get(
+            "source_id") else None
+        if permit is not None and permit["blocked_by"] and permit["blocked_by"] != cmd[
+                "event_id"]:
+            self._dead(envelope, f"blocked by {permit['blocked_by']}", block=False)
+            return
+        reference, problem = self._reference(cmd, permit)
+        if problem:
+            self._dead(envelope, problem, block=False)
+            return
+        event = self.store.event(cmd["source"], cmd["event_id"])
+        unknown_before = event is not None and event["status"] == "sending"
+        if unknown_before and cmd["action"] == "create" and self._deadletter_unknown():
+            self._unknown(envelope, "a previous attempt was interrupted after sending")
+            return
+        self.circuit.wait_closed()
+        outcome = self._send(cmd, reference)
+        envelope.setdefault("attempts", []).append(_attempt_record(outcome))
+        self._settle(envelope, outcome, unknown_before)
+
+    def _reference(self, cmd: dict[str, Any], permit: Any) -> tuple[str | None, str | None]:
+        """(reference id to address, or a dead-letter reason)."""
+        if cmd["action"] == "create":
+            if permit is not None and permit["reference_id"]:
+                return None, f"duplicate create: permit already exists as {permit['reference_id']}"
+            return None, None
+        if cmd.get("referenceID"):
+            return cmd["referenceID"], None
+        if permit is None or not permit["reference_id"]:
+            return None, "unknown permit: no create for this source_id was applied"
+        return permit["reference_id"], None
+
+    def _send(self, cmd: dict[str, Any], reference: str | None) -> Outcome:
+        op = OP_FOR_ACTION[cmd["action"]]
+        lost = dropped_fields(op, cmd)
+        if lost:
+            log.info("%s of %s/%s cannot change %s; ignored", op, cmd["source"],
+                     cmd.get("source_id"), ", ".join(lost))
+        body = build_request(op, cmd, "", reference_id=reference)
+        body.pop("apiToken", None)
+        if cmd["action"] == "create":
+            self.store.begin_create(cmd)
+        else:
+            self.store.set_event(cmd, "sending")
+        with metrics.OPSCOM_LATENCY.labels(op).time():
+            outcome: Outcome = getattr(self.client, op)(body)
+        metrics.OPSCOM_CALLS.labels(op, outcome.kind.value).inc()
+        return outcome
+
+    def _settle(self, envelope: dict[str, Any], outcome: Outcome, unknown_before: bool) -> None:
+        cmd = envelope["command"]
+        kind = outcome.kind
+        if kind is not OutcomeKind.PERMANENT and kind not in TRANSIENT_KINDS:
+            self.circuit.success()
+            self.store.applied(cmd, outcome.reference_id)
+            metrics.EVENTS.labels(cmd["action"], "applied").inc()
+            return
+        if kind is OutcomeKind.PERMANENT:
+            self.circuit.success()  # OPS-COM answered: it is up
+            if self._deleted_already(envelope, outcome, unknown_before):
+                self.store.applied(cmd, None)
+                metrics.EVENTS.labels(cmd["action"], "applied").inc()
+                return
+            self._dead(envelope, _permanent_reason(outcome), error_code=outcome.error_code)
+            return
+        self.circuit.failure()
+        if kind is OutcomeKind.UNKNOWN and cmd["action"] == "create" \
+                and self._deadletter_unknown():
+            self._unknown(envelope, outcome.describe())
+            return
+        self._retry(envelope, outcome)
+
+    def _deleted_already(self, envelope: dict[str, Any], outcome: Outcome,
+                         unknown_before: bool) -> bool:
+        if envelope["command"]["action"] != "delete" or outcome.error_code != RECORD_NOT_FOUND:
+            return False
+        earlier = envelope.get("attempts", [])[:-1]
+        return unknown_before or any(a.get("kind") == OutcomeKind.UNKNOWN.value for a in earlier)
+
+    def _deadletter_unknown(self) -> bool:
+        return self.on_unknown_outcome == "deadletter"
+
+    def _unknown(self, envelope: dict[str, Any], detail: str) -> None:
+        cmd = envelope["command"]
+        metrics.UNKNOWN_OUTCOMES.labels(cmd["action"]).inc()
+        log.warning("create %s of %s/%s: outcome unknown (%s); dead-lettered so it is not "
+                    "pushed twice; check OPS-COM, then replay or adopt its reference",
+                    cmd["event_id"], cmd["source"], cmd.get("source_id"), detail)
+        self._dead(envelope, f"outcome unknown: {detail}")
+
+    # -- retry and dead letters ---------------------------------------------------
+    def _retry(self, envelope: dict[str, Any], outcome: Outcome) -> None:
+        cmd = envelope["command"]
+        failures = sum(1 for a in envelope["attempts"] if a.get("kind") in _TRANSIENT_VALUES)
+        if self.policy.exhausted(failures):
+            self._dead(envelope, f"retries exhausted after {failures} attempts: "
+                                 f"{outcome.describe()}", error_code=outcome.error_code)
+            return
+        tier, expiration_ms = self.policy.next_delay(failures, outcome.retry_after)
+        self.store.retrying(cmd)
+        routing_key, body, props = work_message(
+            cmd, self.partitions, original=envelope.get("message"), vendor=envelope.get("vendor"),
+            headers={"x-opscom-attempt": failures})
+        payload = {**json.loads(body), "attempts": envelope["attempts"],
+                   "received_at": envelope.get("received_at")}
+        props["expiration"] = str(expiration_ms)
+        self.publisher.publish_raw([(retry_queue_name(tier), routing_key,
+                                     json.dumps(payload).encode(), props)])
+        metrics.EVENTS.labels(cmd["action"], "retried").inc()
+        log.info("%s %s of %s/%s: %s; retry %d in %.1fs", cmd["action"], cmd["event_id"],
+                 cmd["source"], cmd.get("source_id"), outcome.describe(), failures,
+                 expiration_ms / 1000)
+
+    def _dead(self, envelope: dict[str, Any], reason: str, error_code: int | None = None,
+              block: bool = True) -> None:
+        cmd = envelope["command"]
+        record = self.dead.record(
+            reason=reason, error_code=error_code, vendor=envelope.get("vendor"),
+            source=cmd.get("source"), source_id=cmd.get("source_id"),
+            event_id=cmd.get("event_id"), action=cmd.get("action"),
+            attempts=envelope.get("attempts", []), message=envelope.get("message"),
+            command=cmd)
+        self.store.deadlettered(cmd, block=block)
+        self.publish_dead(record)
+        metrics.EVENTS.labels(cmd["action"], "deadlettered").inc()
+        log.warning("%s %s of %s/%s dead-lettered: %s", cmd["action"], cmd["event_id"],
+                    cmd["source"], cmd.get("source_id"), record["reason"])
+
+    def publish_dead(self, record: dict[str, Any]) -> None:
+        publish_copy(self.publisher, record)
+
+
+_TRANSIENT_VALUES = frozenset(k.value for k in TRANSIENT_KINDS)
+
+
+def _attempt_record(outcome: Outcome) -> dict[str, Any]:
+    return {"at": datetime.now(UTC).isoformat(), "kind": outcome.kind.value,
+            "http_status": outcome.http_status, "error_code": outcome.error_code,
+            "error_message": outcome.error_message, "exception": outcome.exception,
+            "retry_after": outcome.retry_after}
+
+
+def _permanent_reason(outcome: Outcome) -> str:
+    if outcome.error_code is not None:
+        return f"OPS-COM error {outcome.error_code}: {outcome.error_message}"
+    return f"OPS-COM refused the request: {outcome.describe()}"
