@@ -78,12 +78,11 @@ _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 
 
 def validate_amount(value: str) -> None:
-    """At least 3 digits, two of them cents, 0.01 to 999999.99, at most 9 characters."""
+    """At least 3 digits, two of them cents, 0.01 to 999999.99 (length checked apart)."""
     if not _AMOUNT.match(value):
         raise ValidationError("Not a valid amount: use two cents digits, e.g. 14.50.")
     if not AMOUNT_MIN <= Decimal(value) <= AMOUNT_MAX:
         raise ValidationError(f"Must be between {AMOUNT_MIN} and {AMOUNT_MAX}.")
-    Length(max=AMOUNT_MAX_CHARS)(value)
 
 
 def validate_time(value: str) -> None:
@@ -108,7 +107,8 @@ _ID_RULES: list[Callable[[Any], Any]] = [
 VALIDATORS: dict[str, list[Callable[[Any], Any]]] = {
     "apiToken": _ID_RULES,
     "referenceID": _ID_RULES,
-    "amount": [validate_amount],
+    # Length first, like every other field: 1000000.00 is too long *and* too much.
+    "amount": [Length(max=AMOUNT_MAX_CHARS), validate_amount],
     "currency": [Length(max=CURRENCY_MAX), OneOf(CURRENCIES)],
     "startTime": [not_empty, validate_time],
     "endTime": [not_empty, validate_time],

@@ -108,7 +108,8 @@ _AMOUNTS = [
     ("max", "999999.99", None),
     ("typical", "14.50", None),
     ("zero", "0.00", 9033),
-    ("over-max", "1000000.00", 9033),
+    ("over-max", "1000000.00", 9030),  # 10 characters: length is checked first
+    ("three-decimals-10-chars", "999999.999", 9030),
     ("one-decimal", "14.5", 9033),
     ("no-decimals", "1450", 9033),
     ("three-decimals", "14.500", 9033),

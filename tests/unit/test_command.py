@@ -205,7 +205,11 @@ REJECTED = [
     pytest.param(create(amount=""), {"amount": [BAD_AMOUNT]}, id="amount-empty"),
     pytest.param(create(amount=-1), {"amount": [RANGE]}, id="amount-negative"),
     pytest.param(create(amount="0"), {"amount": [RANGE]}, id="amount-zero"),
-    pytest.param(create(Amount=1000000), {"Amount": [RANGE]}, id="amount-over-max"),
+    pytest.param(
+        create(Amount=1000000),
+        {"Amount": ["Longer than maximum length 9.", RANGE]},
+        id="amount-over-max",
+    ),
     # plates, currency, zone, permit number, reference
     pytest.param(
         create(without=("plate",), LicencePlate="A" * 26),
