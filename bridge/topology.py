@@ -69,7 +69,13 @@ def build(settings: Settings) -> Topology:
         # Ingress: anything RabbitMQ itself gives up on (quorum delivery limit,
         # a reject without requeue) still reaches opscom.dead rather than vanishing.
         Queue(INGRESS, ingress_x, routing_key="permit.#", durable=True,
-              queue_arguments=_args(settings, {"x-dead-letter-exchange": DEAD})),
+              queue_arguments=_args(settings, {
+                  # One ingress consumer at a time across all worker replicas: two
+                  # consumers would race one permit's create and update into the
+                  # work queues out of order. Validation and republishing are cheap.
+                  "x-single-active-consumer": True,
+                  "x-dead-letter-exchange": DEAD,
+              })),
         Queue(DEAD, dead_x, routing_key="", durable=True,
               queue_arguments=_args(settings, {})),
     ]
