@@ -303,7 +303,7 @@ def test_rendered_manifests_validate_against_kubernetes(
     assert docs
     for doc in docs:
         if doc["apiVersion"].startswith("monitoring.coreos.com/"):
-            _check_service_monitor(doc)
+            _check_service_monitor(doc, docs)
             continue
         for version in KUBE_VERSIONS:
             try:
@@ -315,15 +315,23 @@ def test_rendered_manifests_validate_against_kubernetes(
                 )
 
 
-def _check_service_monitor(doc: dict[str, Any]) -> None:
-    """A CRD kubernetes-validate has no schema for: check the fields we rely on."""
+def _check_service_monitor(doc: dict[str, Any], docs: list[dict[str, Any]]) -> None:
+    """A CRD kubernetes-validate has no schema for: it must select one of our Services
+    and name a port that Service has."""
     assert doc["kind"] == "ServiceMonitor" and doc["apiVersion"] == "monitoring.coreos.com/v1"
     spec = doc["spec"]
-    assert spec["selector"]["matchLabels"]["app.kubernetes.io/component"] == "web"
     assert set(spec) <= {"selector", "namespaceSelector", "endpoints"}
+    wanted = spec["selector"]["matchLabels"]
+    services = [
+        d
+        for d in docs
+        if d["kind"] == "Service" and wanted.items() <= d["metadata"]["labels"].items()
+    ]
+    assert len(services) == 1, (doc["metadata"]["name"], wanted)
+    port_names = {p["name"] for p in services[0]["spec"]["ports"]}
     for endpoint in spec["endpoints"]:
-        assert endpoint["port"] == "http" and endpoint["path"] == "/metrics"
         assert set(endpoint) <= {"port", "path", "interval", "scrapeTimeout"}
+        assert endpoint["port"] in port_names and endpoint["path"] == "/metrics"
 
 
 def test_default_render_has_the_core_objects_only(chart: Any) -> None:
@@ -333,6 +341,7 @@ def test_default_render_has_the_core_objects_only(chart: Any) -> None:
             "ConfigMap",
             "Secret",
             "ServiceAccount",
+            "Service",
             "Service",
             "Deployment",
             "Deployment",
@@ -347,7 +356,8 @@ def test_all_on_render_has_every_optional_object(chart: Any) -> None:
     kinds = sorted(d["kind"] for d in docs)
     for kind in ("Ingress", "ServiceMonitor", "Job"):
         assert kind in kinds
-    assert kinds.count("Deployment") == 3 and kinds.count("Service") == 2
+    assert kinds.count("Deployment") == 3 and kinds.count("Service") == 3
+    assert kinds.count("ServiceMonitor") == 2
     job = _by(docs, "Job")
     assert "post-install" in job["metadata"]["annotations"]["helm.sh/hook"]
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["topology"]
@@ -399,9 +409,10 @@ def test_web_and_worker_deployments(chart: Any, helm: Any) -> None:
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert [c["args"] for c in web["initContainers"]] == [["topology"]]
     worker = _by(docs, "Deployment", "-worker")["spec"]["template"]["spec"]
-    assert worker["containers"][0]["args"] == ["worker"]
+    assert worker["containers"][0]["args"] == ["worker", "--metrics-port", "9100"]
+    assert worker["containers"][0]["ports"][0]["name"] == "metrics"
     assert _by(docs, "Deployment", "-worker")["spec"]["replicas"] == 2
-    service = _by(docs, "Service")
+    service = _by(docs, "Service", "opscom-bridge")
     assert service["spec"]["ports"][0]["targetPort"] == "http"
 
 
