@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine
 
 metadata = MetaData()
@@ -28,8 +28,22 @@ def connect(database_url: str, create: bool = True) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     if create:
         _import_tables()
-        metadata.create_all(engine)
+        _create_tables(engine)
     return engine
+
+
+#: Any fixed number: the PostgreSQL advisory lock that serialises table creation.
+_CREATE_LOCK = 0x0B51D6E
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create missing tables; on PostgreSQL under a lock, since replicas start together."""
+    if engine.dialect.name != "postgresql":
+        metadata.create_all(engine)
+        return
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})
+        metadata.create_all(conn)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
