@@ -1,10 +1,15 @@
 """The simulator's reading of OPS-COM request validation (opscom-api.md, independently).
 
-Each operation checks its documented fields in the order its wiki page lists them and
-answers the first failure, the way a PHP controller returns on the first bad field.
-Per field: absent (missing or null or "") -> the field's "missing" code if required;
-not a string -> 9033; longer than its limit -> 9030; wrong format -> the field's
-"invalid" code (9007 start, 9005 end, else 9033). Undocumented fields are ignored.
+Where opscom-api.md is silent this follows the reading recorded in tests/opscom_cases.py:
+- the token is checked first (9001 missing, 9030/9033 malformed, 9002 not ours): a
+  server does not validate fields for a caller it has not authenticated;
+- then every documented field of the op; when several fail, the code earliest in
+  `PRIORITY` is answered (missing fields before bad values);
+- null is absent; "" is absent for fields with a "missing" code (token, reference id,
+  plate, start, end) and an ordinary (usually invalid) value for the others;
+- a value that is not a string is the field's invalid value (9007/9005 for times);
+- one field under two spellings with different values is 9033;
+- fields an operation does not document are ignored.
 """
 
 from __future__ import annotations
@@ -94,22 +99,26 @@ class Rule:
     valid: Callable[[str], bool]
     missing_code: int = 9031
     invalid_code: int = 9033
+    #: Whether "" means "not given" (answered with missing_code) for this field.
+    blank_is_missing: bool = False
 
 
 RULES: dict[str, Rule] = {
-    "apiToken": Rule("apiToken", 50, _is_id, missing_code=9001),
-    "referenceID": Rule("referenceID", 50, _is_id, missing_code=9008),
+    "apiToken": Rule("apiToken", 50, _is_id, missing_code=9001, blank_is_missing=True),
+    "referenceID": Rule("referenceID", 50, _is_id, missing_code=9008, blank_is_missing=True),
     "amount": Rule("amount", 9, _is_amount),
     "currency": Rule("currency", 10, CURRENCIES.__contains__),
-    "startTime": Rule("startTime", 20, _is_time, invalid_code=9007),
-    "endTime": Rule("endTime", 20, _is_time, missing_code=9004, invalid_code=9005),
-    "plate": Rule("plate", 25, _any_text, missing_code=9006),
+    "startTime": Rule("startTime", 20, _is_time, invalid_code=9007, blank_is_missing=True),
+    "endTime": Rule(
+        "endTime", 20, _is_time, missing_code=9004, invalid_code=9005, blank_is_missing=True
+    ),
+    "plate": Rule("plate", 25, _any_text, missing_code=9006, blank_is_missing=True),
     "permitNo": Rule("permitNo", 50, _any_text),
     "zone": Rule("zone", 200, _any_text),
     "zones": Rule("zones", None, _any_text),
 }
 
-#: op -> (field, required) in the order the op's wiki page lists them (token first).
+#: op -> (field, required), as each op's wiki page lists them (apiToken apart).
 FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {
     "push": (
         ("amount", False),
@@ -131,6 +140,8 @@ FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {
     "stats": (("zones", False),),
 }
 OPS = tuple(FIELDS)
+#: Of several failures the first of these is answered: missing before invalid.
+PRIORITY = (9003, 9001, 9008, 9006, 9004, 9031, 9007, 9005, 9030, 9032, 9033)
 
 
 class Rejected(Exception):
@@ -144,38 +155,50 @@ class Rejected(Exception):
         return {"ErrorCode": self.code, "ErrorMessage": ERROR_MESSAGES[self.code]}
 
 
-def pick(body: Mapping[str, Any], field: str) -> Any:
-    """The value of `field` under its first present spelling (None when absent)."""
-    for name in ALIASES[field]:
-        value = body.get(name)
-        if not _absent(value):
-            return value
-    return None
+def first(codes: list[int]) -> int:
+    """The code OPS-COM reports when a request has several faults."""
+    return min(codes, key=PRIORITY.index)
 
 
-def _absent(value: Any) -> bool:
-    return value is None or value == ""
-
-
-def field_error(field: str, value: Any, required: bool) -> int | None:
-    """The ErrorCode for one field's value, or None when it is acceptable."""
-    rule = RULES[field]
-    if _absent(value):
-        return rule.missing_code if required else None
+def value_codes(rule: Rule, value: Any) -> list[int]:
+    """Every fault of one given (non-null) value: too long and/or invalid."""
+    if value == "" and rule.blank_is_missing:
+        return [rule.missing_code]
     if not isinstance(value, str):
-        return 9033
+        return [rule.invalid_code]
+    codes = []
     if rule.max_len is not None and len(value) > rule.max_len:
-        return 9030
-    return None if rule.valid(value) else rule.invalid_code
+        codes.append(9030)
+    if not rule.valid(value):
+        codes.append(rule.invalid_code)
+    return codes
+
+
+def given(body: Mapping[str, Any], field: str) -> list[Any]:
+    """The values of `field` under all its spellings; "" only when nothing else is given."""
+    values = [body[name] for name in ALIASES[field] if body.get(name) is not None]
+    filled = [v for v in values if v != ""]
+    return filled or values[:1]
+
+
+def field_codes(body: Mapping[str, Any], field: str, required: bool) -> tuple[Any, list[int]]:
+    """(value, faults) of one documented field of the request."""
+    rule = RULES[field]
+    values = given(body, field)
+    if not values:
+        return None, [rule.missing_code] if required else []
+    if len({repr(v) for v in values}) > 1:
+        return None, [9033]  # two spellings disagree: which one would OPS-COM keep?
+    return values[0], value_codes(rule, values[0])
 
 
 def check_token(body: Mapping[str, Any], token: str) -> None:
     """9001 missing, 9030/9033 malformed, 9002 any other token than the one accepted."""
-    code = field_error("apiToken", body.get("apiToken"), required=True)
-    if code is None and body["apiToken"] != token:
-        code = 9002
-    if code is not None:
-        raise Rejected(code)
+    value, codes = field_codes(body, "apiToken", required=True)
+    if codes:
+        raise Rejected(first(codes))
+    if value != token:
+        raise Rejected(9002)
 
 
 def check_client(client: str, accepted: str) -> None:
@@ -189,14 +212,15 @@ def check_client(client: str, accepted: str) -> None:
 def canonical(op: str, body: Mapping[str, Any]) -> dict[str, str]:
     """Validate `op`'s documented fields; return them under canonical names.
 
-    Raises Rejected with the first failing field's code.
+    Raises Rejected with the code of the highest-priority fault.
     """
     found: dict[str, str] = {}
+    faults: list[int] = []
     for field, required in FIELDS[op]:
-        value = pick(body, field)
-        code = field_error(field, value, required)
-        if code is not None:
-            raise Rejected(code)
-        if value is not None:
+        value, codes = field_codes(body, field, required)
+        faults += codes
+        if value is not None and not codes:
             found[field] = value
+    if faults:
+        raise Rejected(first(faults))
     return found
