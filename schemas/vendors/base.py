@@ -20,6 +20,9 @@ from schemas.vendors.zones import ZoneMap
 #: Currencies OPS-COM documents; anything else needs a currency in the vendor's config.
 ACCEPTED_CURRENCIES = frozenset({"CAD", "USD"})
 
+#: What a delete carries: the permit key and the event id, nothing to validate beyond.
+DELETE_KEYS = frozenset({"action", "source", "source_id", "referenceID", "event_id"})
+
 Path = tuple[str, ...]
 
 
@@ -79,6 +82,14 @@ class Amount(fields.Field):
         return value
 
 
+class VendorSchema(Schema):
+    """A vendor payload: optional fields may also be sent as null (= absent)."""
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        if not field_obj.required:
+            field_obj.allow_none = True
+
+
 def load_body(schema: type[Schema], payload: Any) -> dict[str, Any]:
     """Validate a payload against a vendor schema (unknown fields ignored)."""
     return schema(unknown="exclude").load(payload)
@@ -89,9 +100,13 @@ def finish(drafts: list[Draft], context: Context) -> list[dict[str, Any]]:
     errors: dict[str, Any] = {}
     loaded = []
     for draft in drafts:
+        if draft.command.get("action") == "delete":
+            draft.command = {k: v for k, v in draft.command.items() if k in DELETE_KEYS}
+        problems = _apply_zone(draft, context) or _apply_currency(draft, context)
+        if problems:  # already at payload paths
+            merge(errors, problems)
+            continue
         try:
-            _apply_zone(draft, context)
-            _apply_currency(draft, context)
             loaded.append(load_command(draft.command))
         except ValidationError as exc:
             merge(errors, remap(exc.messages, draft))
@@ -129,41 +144,45 @@ def merge(target: dict[str, Any], extra: dict[str, Any]) -> None:
             target[key] = value
 
 
-def _apply_zone(draft: Draft, context: Context) -> None:
+def _apply_zone(draft: Draft, context: Context) -> dict[str, Any] | None:
+    """Set the OPS-COM zone; errors (policy "reject") come back at the payload path."""
     present = [(path, value) for path, value in draft.zones if value not in (None, "")]
-    if not present:
-        return
+    if not present or draft.command.get("action") == "delete":
+        return None
     for _path, value in present:
         name = context.zones.lookup(value)
         if name is not None:
             draft.command["zone"] = name
-            return
+            return None
     path, value = present[0]
     if context.zones.unknown == "reject":
-        raise ValidationError(at_path(path, [f"Unknown zone {str(value)!r}."]))
+        return at_path(path, [f"Unknown zone {str(value)!r}."])
     if context.zones.names:
         context.unknown_zones.append(str(value))
     draft.command["zone"] = str(value)
     draft.paths = {"zone": path, **draft.paths}
+    return None
 
 
-def _apply_currency(draft: Draft, context: Context) -> None:
+def _apply_currency(draft: Draft, context: Context) -> dict[str, Any] | None:
+    """The vendor's configured currency, else the sender's if OPS-COM accepts it."""
     if draft.command.get("action") == "delete":
         draft.command.pop("currency", None)
-        return
+        return None
     if context.currency:
         draft.command["currency"] = context.currency
-        return
+        return None
     currency = draft.command.get("currency")
     if currency is None:
-        return
+        return None
     if str(currency).strip().upper() not in ACCEPTED_CURRENCIES:
         path = draft.paths.get("currency", (*draft.base, "currency"))
         accepted = ", ".join(sorted(ACCEPTED_CURRENCIES))
         message = f"Currency {currency!r} is not accepted by OPS-COM ({accepted}); " \
             "set a currency in the vendor's configuration."
-        raise ValidationError(at_path(path, [message]))
+        return at_path(path, [message])
     draft.command["currency"] = str(currency).strip().upper()
+    return None
 
 
 def compact(command: dict[str, Any]) -> dict[str, Any]:

@@ -81,6 +81,7 @@ class CompiledVendor:
         errors: dict[str, Any] = {}
         zones = []
         for rule in self.rules:
+            paths[rule.target] = rule.path
             value = dig(body, rule.path)
             if value is None:
                 continue
@@ -93,7 +94,6 @@ class CompiledVendor:
                 zones.append((rule.path, value))
             else:
                 command[rule.target] = value
-                paths[rule.target] = rule.path
         if errors:
             raise ValidationError(errors)
         event_id = dig(body, self.dedupe) if self.dedupe else context.webhook_id

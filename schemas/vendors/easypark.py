@@ -8,14 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import fields
 
-from schemas.vendors.base import Amount, Context, Draft, Identifier, compact, finish, load_body
+from schemas.vendors.base import (
+    Amount,
+    Context,
+    Draft,
+    Identifier,
+    VendorSchema,
+    compact,
+    finish,
+    load_body,
+)
 
 DT = {"format": "date-time"}
 
 
-class EasyParkSession(Schema):
+class EasyParkSession(VendorSchema):
     """A completed EasyPark parking session (real-time transactions webhook)."""
 
     parkingId = Identifier(required=True, metadata={"type": "integer"})

@@ -8,34 +8,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from schemas.vendors.base import Amount, Context, Draft, Identifier, compact, finish, load_body
+from schemas.vendors.base import (
+    Amount,
+    Context,
+    Draft,
+    Identifier,
+    VendorSchema,
+    compact,
+    finish,
+    load_body,
+)
 
 ACTIONS = {"parking_session_started": "create", "parking_session_extended": "update",
            "parking_session_stopped": "update"}
 DT = {"format": "date-time"}
 
 
-class Vehicle(Schema):
+class Vehicle(VendorSchema):
     vehicle_plate = fields.String(required=True)
     vehicle_state = fields.String(allow_none=True)
     vehicle_country = fields.String(allow_none=True)
 
 
-class Fees(Schema):
+class Fees(VendorSchema):
     parking_fee = Amount(metadata={"type": "string"})
     convenience_fee = Amount(metadata={"type": "string"})
     tax = Amount(metadata={"type": "string"})
     currency_code = fields.String()
 
 
-class Payment(Schema):
+class Payment(VendorSchema):
     gateway_transaction_id = Identifier()
     payment_type = fields.String()
 
 
-class Session(Schema):
+class Session(VendorSchema):
     occurred_at = fields.String(metadata=DT)
     session_id = Identifier(required=True)
     operator_id = Identifier()
@@ -52,7 +61,7 @@ class Session(Schema):
     payment = fields.Nested(Payment, allow_none=True)
 
 
-class PassportEvent(Schema):
+class PassportEvent(VendorSchema):
     """A Passport parking-session event carrying one or more sessions."""
 
     type = fields.String(required=True, validate=validate.OneOf(tuple(ACTIONS)))

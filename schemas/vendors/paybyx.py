@@ -7,9 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from schemas.vendors.base import Amount, Context, Draft, Identifier, compact, finish, load_body
+from schemas.vendors.base import (
+    Amount,
+    Context,
+    Draft,
+    Identifier,
+    VendorSchema,
+    compact,
+    finish,
+    load_body,
+)
 
 ACTIONS = {"NEW": "create", "EXTEND": "update", "UPDATE": "update", "CANCEL": "delete"}
 TYPES = (*ACTIONS, "TEST")
@@ -18,7 +27,7 @@ AMOUNT_NAMES = ("totalAmount", "totalCollectedAmount", "amount")
 DT = {"format": "date-time"}
 
 
-class EnforcementData(Schema):
+class EnforcementData(VendorSchema):
     transactionNumber = Identifier(required=True)
     ticketNumber = Identifier()
     transactionType = fields.String(required=True, validate=validate.OneOf(TYPES))
@@ -32,14 +41,14 @@ class EnforcementData(Schema):
     toDateTime = fields.String(required=True, metadata=DT)
 
 
-class PaymentData(Schema):
+class PaymentData(VendorSchema):
     totalAmount = Amount(metadata={"type": "number", "description": "total collected"})
     totalCollectedAmount = Amount(metadata={"type": "number"})
     amount = Amount(metadata={"type": "number"})
     currency = fields.String()
 
 
-class PayByXTransaction(Schema):
+class PayByXTransaction(VendorSchema):
     """A PayByX parking-lot transaction."""
 
     messageId = Identifier(required=True)

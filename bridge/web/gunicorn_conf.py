@@ -1,0 +1,21 @@
+"""Gunicorn configuration of `opscom-bridge web` (also usable with `gunicorn -c`).
+
+Threads, not more processes, absorb waiting on RabbitMQ confirms: a request thread
+waits at most BRIDGE_CONFIRM_TIMEOUT (2 s) before answering 503.
+"""
+
+bind = "0.0.0.0:8080"
+#: Processes; each has its own RabbitMQ connection and database pool.
+workers = 2
+#: Request threads per process (gthread worker).
+worker_class = "gthread"
+threads = 8
+#: A worker silent this long is restarted; well above the 2 s confirm wait.
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+#: Apps are built in each worker after fork: the publisher's I/O thread must not be forked.
+preload_app = False
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
