@@ -159,7 +159,7 @@ class Forwarder:
         self.circuit.failure()
         if kind is OutcomeKind.UNKNOWN and cmd["action"] == "create" \
                 and self._deadletter_unknown():
-            self._unknown(envelope, outcome.describe())
+            self._unknown(envelope, describe(outcome))
             return
         self._retry(envelope, outcome)
 
@@ -187,7 +187,7 @@ class Forwarder:
         failures = sum(1 for a in envelope["attempts"] if a.get("kind") in _TRANSIENT_VALUES)
         if self.policy.exhausted(failures):
             self._dead(envelope, f"retries exhausted after {failures} attempts: "
-                                 f"{outcome.describe()}", error_code=outcome.error_code)
+                                 f"{describe(outcome)}", error_code=outcome.error_code)
             return
         tier, expiration_ms = self.policy.next_delay(failures, outcome.retry_after)
         self.store.retrying(cmd)
@@ -201,7 +201,7 @@ class Forwarder:
                                      json.dumps(payload).encode(), props)])
         metrics.EVENTS.labels(cmd["action"], "retried").inc()
         log.info("%s %s of %s/%s: %s; retry %d in %.1fs", cmd["action"], cmd["event_id"],
-                 cmd["source"], cmd.get("source_id"), outcome.describe(), failures,
+                 cmd["source"], cmd.get("source_id"), describe(outcome), failures,
                  expiration_ms / 1000)
 
     def _dead(self, envelope: dict[str, Any], reason: str, error_code: int | None = None,
@@ -236,4 +236,16 @@ def _attempt_record(outcome: Outcome) -> dict[str, Any]:
 def _permanent_reason(outcome: Outcome) -> str:
     if outcome.error_code is not None:
         return f"OPS-COM error {outcome.error_code}: {outcome.error_message}"
-    return f"OPS-COM refused the request: {outcome.describe()}"
+    return f"OPS-COM refused the request: {describe(outcome)}"
+
+
+def describe(outcome: Outcome) -> str:
+    """One line for logs and dead-letter reasons (no secrets: the client scrubbed them)."""
+    parts = [outcome.kind.value]
+    if outcome.http_status is not None:
+        parts.append(f"HTTP {outcome.http_status}")
+    if outcome.error_code is not None:
+        parts.append(f"ErrorCode {outcome.error_code}: {outcome.error_message}")
+    if outcome.exception:
+        parts.append(outcome.exception)
+    return ", ".join(parts)

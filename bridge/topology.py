@@ -139,7 +139,8 @@ def describe(topology: Topology) -> list[dict[str, Any]]:
     for q in topology.queues:
         exchange = q.exchange.name if q.exchange is not None else ""
         rows.append({"kind": "queue", "name": q.name, "bound_to": exchange,
-                     "routing_key": q.routing_key, "arguments": q.queue_arguments or {}})
+                     "routing_key": q.routing_key,
+                     "arguments": getattr(q, "queue_arguments", None) or {}})
     return rows
 
 

@@ -188,8 +188,13 @@ def run_worker(settings: Settings) -> int:
 
     worker = Worker(settings)
     ingress = IngressConsumer(settings, worker.publisher)
-    signal.signal(signal.SIGTERM, lambda *_: (worker.stop(), ingress.stop()))
-    signal.signal(signal.SIGINT, lambda *_: (worker.stop(), ingress.stop()))
+
+    def stop(*_args: Any) -> None:
+        worker.stop()
+        ingress.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     thread = threading.Thread(target=ingress.run, name="ingress", daemon=True)
     thread.start()
     worker.run()
