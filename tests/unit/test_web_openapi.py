@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
 from openapi_spec_validator import validate
 
-from tests.unit.test_web import app, client, publisher  # noqa: F401  (fixtures)
+from bridge.web import create_app
+from tests.unit.test_web import FakePublisher, make_settings
+
+
+@pytest.fixture
+def app(tmp_path):
+    return create_app(make_settings(tmp_path), publisher=FakePublisher())
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
 
 
 def test_openapi_is_valid(client):
