@@ -82,7 +82,7 @@ async def _on_shutdown(app: web.Application) -> None:
 
 
 async def _on_cleanup(app: web.Application) -> None:
-    app[SIM].state.save()
+    app[SIM].state.close()
 
 
 async def handle_api(request: web.Request) -> web.StreamResponse:

@@ -132,6 +132,13 @@ class SimState:
         self._save_task = None
         self.save()
 
+    def close(self) -> None:
+        """Final snapshot at shutdown, in place of the pending delayed one."""
+        if self._save_task is not None:
+            self._save_task.cancel()
+            self._save_task = None
+        self.save()
+
     def save(self) -> None:
         """Write the snapshot atomically, so a crash leaves the old file or the new one."""
         if not self.path:
