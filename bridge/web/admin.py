@@ -20,7 +20,8 @@ from marshmallow import ValidationError
 from sqlalchemy.engine import Engine
 
 from bridge.deadletters import DeadLetters, Filter
-from bridge.errors import BrokerUnavailable
+from bridge.errors import BrokerUnavailable, SettingsError
+from bridge.opscom import OpsComClient, OutcomeKind
 from bridge.publisher import Publisher
 from bridge.replay import Replayer
 from bridge.secret import Secret, redact
@@ -47,8 +48,8 @@ class Ops:
     dead: DeadLetters
     store: Store
     publisher: Any = None
-    opscom_factory: Callable[[Settings], Any] | None = None
-    _opscom: Any = field(default=None, repr=False)
+    opscom_factory: Callable[[Settings], OpsComClient] = OpsComClient.from_settings
+    _opscom: OpsComClient | None = field(default=None, repr=False)
 
     @property
     def admin_token(self) -> Secret | None:
@@ -59,18 +60,11 @@ class Ops:
             raise BrokerUnavailable("no RabbitMQ publisher in this process")
         return Replayer(self.dead, self.store, cast(Publisher, self.publisher))
 
-    def opscom(self) -> Any:
+    def opscom(self) -> OpsComClient:
         """The OPS-COM client, made on first use (one per process)."""
         if self._opscom is None:
-            factory = self.opscom_factory or _default_opscom
-            self._opscom = factory(self.settings)
+            self._opscom = self.opscom_factory(self.settings)
         return self._opscom
-
-
-def _default_opscom(settings: Settings) -> Any:
-    from bridge.opscom import OpsComClient
-
-    return OpsComClient.from_settings(settings)
 
 
 def build_ops(settings: Settings, engine: Engine, publisher: Any = None) -> Ops:
@@ -239,23 +233,12 @@ def fetch_stats(ops: Ops, zones: str | None) -> tuple[bool, list[dict[str, Any]]
     """(ok, rows, problem) of an OPS-COM stats call; the problem text holds no secret."""
     try:
         outcome = ops.opscom().stats(zones)
-    except Exception as exc:  # a client that cannot even be built is a failed call too
-        text = f"{type(exc).__name__}: {exc}"
-        return False, [], "OPS-COM stats failed: " + redact(text, ops.settings.secrets())
-    if outcome.kind.value != "success":
+    except SettingsError as exc:
+        return False, [], f"OPS-COM is not configured: {exc}"
+    if outcome.kind is not OutcomeKind.SUCCESS:
         text = redact(outcome.describe(), ops.settings.secrets())
         return False, [], f"OPS-COM stats failed: {text}"
-    return True, stats_rows(outcome), ""
-
-
-def stats_rows(outcome: Any) -> list[dict[str, Any]]:
-    """The `data` rows of a successful stats outcome."""
-    for name in ("rows", "data", "stats"):
-        value = getattr(outcome, name, None)
-        if isinstance(value, list):
-            return value
-    body = getattr(outcome, "body", None) or {}
-    return list(body.get("data") or []) if isinstance(body, dict) else []
+    return True, list(outcome.data or ()), ""
 
 
 class _BadJson(ValueError):

@@ -309,3 +309,39 @@ def test_permit_row(client: FlaskClient, ops: Ops) -> None:
     assert row["state"] == "pending" and row["blocked_by"] == "e-7"
     assert row["reference_id"] is None and row["waiting_on"] is None
     assert client.get("/admin/permits/acme/unknown", headers=AUTH).status_code == 404
+
+
+# -- OPS-COM stats -------------------------------------------------------------------
+def stats_client(amqp_url: str, database_url: str, sim: Any, token: str) -> FlaskClient:
+    settings = make_settings(amqp_url, database_url, OPSCOM_BASE_URL=sim.base_url,
+                             OPSCOM_API_TOKEN=token, OPSCOM_CLIENT_CODE=sim.client_code)
+    app = Flask(__name__)
+    app.register_blueprint(admin_blueprint(build_ops(settings, db.connect(database_url))))
+    return app.test_client()
+
+
+def test_stats_through_the_client(amqp_url: str, database_url: str, sim: Any) -> None:
+    for zone in ("Lot 01", "Lot 01", "Lot 02", "Lot 03"):
+        sim.push(zone=zone)
+    client = stats_client(amqp_url, database_url, sim, sim.token)
+    everything = client.get("/admin/stats", headers=AUTH)
+    assert everything.status_code == 200
+    totals = {row["zone"]: row["total"] for row in everything.get_json()["data"]}
+    assert totals == {"Lot 01": "2", "Lot 02": "1", "Lot 03": "1"}
+    some = client.get("/admin/stats", query_string={"zones": "Lot 01,Lot 02"}, headers=AUTH)
+    assert {row["zone"] for row in some.get_json()["data"]} == {"Lot 01", "Lot 02"}
+
+
+def test_stats_failure_is_502_without_the_token(amqp_url: str, database_url: str,
+                                                sim: Any) -> None:
+    wrong = "wrong-opscom-token-42"
+    answer = stats_client(amqp_url, database_url, sim, wrong).get("/admin/stats", headers=AUTH)
+    assert answer.status_code == 502
+    error = answer.get_json()["error"]
+    assert "9002" in error
+    assert wrong not in answer.get_data(as_text=True)
+
+
+def test_stats_without_opscom_settings_is_502(client: FlaskClient) -> None:
+    answer = client.get("/admin/stats", headers=AUTH)
+    assert answer.status_code == 502 and "OPSCOM_BASE_URL" in answer.get_json()["error"]
