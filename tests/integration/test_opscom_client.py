@@ -268,7 +268,7 @@ def test_from_settings(sim):
 def _pooled_socket(client: OpsComClient):
     """The socket of the one idle keep-alive connection in the client's pool."""
     pools = client.session.get_adapter(client.base_url).poolmanager.pools
-    keys = pools.keys()  # noqa: SIM118 - RecentlyUsedContainer cannot be iterated
+    keys = pools.keys()  # RecentlyUsedContainer cannot be iterated itself
     conns = [c for key in keys for c in list(pools[key].pool.queue) if c is not None]
     socks = [conn.sock for conn in conns if conn.sock is not None]
     assert len(socks) == 1, socks
