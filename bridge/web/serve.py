@@ -39,8 +39,9 @@ class WebApplication(BaseApplication):
 def options_from(args: argparse.Namespace) -> dict[str, Any]:
     """The gunicorn_conf values, with the command line's on top."""
     options = {k: v for k, v in vars(gunicorn_conf).items() if not k.startswith("_")}
-    options.update({"bind": args.bind, "workers": args.workers, "threads": args.threads})
-    return {k: v for k, v in options.items() if v is not None}
+    given = {"bind": args.bind, "workers": args.workers, "threads": args.threads}
+    options.update({k: v for k, v in given.items() if v is not None})
+    return options
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

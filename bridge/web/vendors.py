@@ -58,14 +58,17 @@ def secret_key(name: str) -> str:
     return name.replace("-", "_").lower()
 
 
-def build_registry(settings: Settings) -> dict[str, Vendor]:
-    """All vendors by name; ConfigError on a broken definition."""
+def build_registry(settings: Settings, warn: bool = True) -> dict[str, Vendor]:
+    """All vendors by name; ConfigError on a broken definition.
+
+    With `warn`, log each vendor that has no credential (it will answer 401).
+    """
     configured = settings.config.get("vendors") or {}
     if not isinstance(configured, Mapping):
         raise ConfigError("BRIDGE_CONFIG vendors", "must map vendor names to settings")
     names = [*BUILT_IN, *(str(n) for n in configured if n not in BUILT_IN)]
     vendors = {name: _vendor(name, configured.get(name) or {}, settings) for name in names}
-    for vendor in vendors.values():
+    for vendor in vendors.values() if warn else ():
         if isinstance(vendor.verifier, Deny):
             log.warning("vendor %s has no credential (BRIDGE_VENDOR_%s_SECRET): its webhooks "
                         "are answered 401", vendor.name, secret_key(vendor.name).upper())
