@@ -31,7 +31,8 @@ Fault settings (`POST /_sim/faults` body; CLI flags set the starting ones):
 `timeout_hold_s` (default 120), `ops` (which operations faults hit; default all).
 Kinds: `500`, `502`, `503`, `429`, `timeout` (hold the request, then close without an
 answer; not applied), `drop_before` or `drop` (close without an answer; not applied),
-`drop_after` (apply, then close without an answer: the client cannot know it worked).
+`drop_after` (apply, then close without an answer: the client cannot know it worked),
+`error:NNNN` (answer that published ErrorCode, e.g. `error:9033`, whatever the body).
 Outage wins over fail_next, which wins over error_rate; latency applies to all requests.
 
 Example::

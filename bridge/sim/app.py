@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from bridge.secret import redact
-from bridge.sim.faults import DEFAULT_RETRY_AFTER, Faults
+from bridge.sim.faults import DEFAULT_RETRY_AFTER, Faults, forced_code
 from bridge.sim.state import SimState
 from bridge.sim.validate import Rejected, canonical, check_client, check_token
 
@@ -153,6 +153,10 @@ async def _inject(
     request: web.Request, sim: Simulator, entry: dict[str, Any], fault: str, call: tuple
 ) -> web.StreamResponse:
     """Answer with the injected fault instead of (or, drop_after, after) the real work."""
+    code = forced_code(fault)
+    if code is not None:
+        entry.update(status=sim.error_status, error_code=code)
+        return web.json_response(Rejected(code).answer(), status=sim.error_status)
     if fault == "drop_after":
         apply(sim, entry, *call)
         _hang_up(request)

@@ -9,7 +9,8 @@ operations faults apply to; default all).
 
 Kinds: "500", "502", "503", "429", "timeout" (hold, then close without answering; not
 applied), "drop_before" (close without answering; not applied; "drop" is the same),
-"drop_after" (apply, then close without answering: the answer is lost).
+"drop_after" (apply, then close without answering: the answer is lost), "error:NNNN"
+(answer that published ErrorCode whatever the body; not applied).
 Precedence: outage, then fail_next, then error_rate. Latency applies to every request.
 """
 
@@ -19,6 +20,8 @@ import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
+
+from bridge.sim.validate import ERROR_MESSAGES
 
 KINDS = ("500", "502", "503", "429", "timeout", "drop_before", "drop_after")
 ALIAS = {"drop": "drop_before"}
@@ -33,11 +36,21 @@ class FaultError(ValueError):
 
 
 def kind_of(value: Any) -> str:
-    """Normalise a kind given as text or number ("503", 503, "drop")."""
+    """Normalise a kind given as text or number ("503", 503, "drop", "error:9006")."""
     kind = ALIAS.get(str(value), str(value))
-    if kind not in KINDS:
-        raise FaultError(f"unknown fault kind {value!r}; use one of {', '.join(KINDS)}")
+    if kind not in KINDS and forced_code(kind) is None:
+        raise FaultError(
+            f"unknown fault kind {value!r}; use one of {', '.join(KINDS)} or error:<ErrorCode>"
+        )
     return kind
+
+
+def forced_code(kind: str) -> int | None:
+    """The ErrorCode of an "error:NNNN" kind (any published code), else None."""
+    prefix, _, code = kind.partition(":")
+    if prefix != "error" or not code.isdigit() or int(code) not in ERROR_MESSAGES:
+        return None
+    return int(code)
 
 
 @dataclass(frozen=True)

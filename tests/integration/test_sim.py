@@ -239,6 +239,19 @@ def test_drop_after_applies_then_closes_without_answer(sim):
     assert list(sim.permits()) == [entry["reference_id"]]
 
 
+def test_forced_error_code_fault_answers_that_code_whatever_the_body(sim):
+    sim.configure(error_status=409)
+    sim.faults(fail_next=1, fail_kind="error:9033")
+    answer = sim.call("push", PERMIT)
+    assert answer.status_code == 409
+    assert answer.json() == {"ErrorCode": 9033, "ErrorMessage": MESSAGES[9033]}
+    entry = sim.ledger()[-1]
+    assert (entry["fault"], entry["error_code"], entry["applied"]) == ("error:9033", 9033, False)
+    assert sim.permits() == {}
+    with pytest.raises(ValueError):
+        sim.faults(fail_kind="error:1234")
+
+
 def test_latency_fixed_and_range(sim):
     sim.faults(latency_ms=200)
     started = time.monotonic()
