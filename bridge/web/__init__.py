@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from bridge import db
 from bridge.settings import Settings
-from bridge.web import health, openapi, webhooks
+from bridge.web import admin, health, openapi, ui, webhooks
 from bridge.web.dedupe import Dedupe
 from bridge.web.metrics import Metrics
 from bridge.web.state import KEY, CommandPublisher, WebState
@@ -40,4 +40,7 @@ def create_app(settings: Settings, publisher: CommandPublisher | None = None,
     app.register_blueprint(health.bp)
     openapi.init_app(app)
     # --- /admin and /ui blueprints: the lead registers them here ---------------------
+    ops = admin.build_ops(settings, engine, publisher)
+    app.register_blueprint(admin.admin_blueprint(ops))
+    app.register_blueprint(ui.ui_blueprint(ops))
     return app
