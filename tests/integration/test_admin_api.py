@@ -345,3 +345,17 @@ def test_stats_failure_is_502_without_the_token(amqp_url: str, database_url: str
 def test_stats_without_opscom_settings_is_502(client: FlaskClient) -> None:
     answer = client.get("/admin/stats", headers=AUTH)
     assert answer.status_code == 502 and "OPSCOM_BASE_URL" in answer.get_json()["error"]
+
+
+def test_create_app_serves_admin_and_ui(settings: Settings, publisher: Publisher,
+                                        ops: Ops) -> None:
+    from bridge.web import create_app
+
+    record = seed(ops.dead)
+    app = create_app(settings, publisher=publisher, engine=ops.engine)
+    client = app.test_client()
+    listed = client.get("/admin/dead-letters", headers=AUTH)
+    assert listed.status_code == 200 and listed.get_json()["items"][0]["id"] == record["id"]
+    assert client.get("/admin/dead-letters").status_code == 401
+    assert client.get("/ui/").status_code == 302
+    assert record["id"] in client.get("/ui/", headers=AUTH).get_data(as_text=True)
