@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 metadata = MetaData()
 
@@ -39,7 +40,15 @@ _CREATE_LOCK = 0x0B51D6E
 def _create_tables(engine: Engine) -> None:
     """Create missing tables; on PostgreSQL under a lock, since replicas start together."""
     if engine.dialect.name != "postgresql":
-        metadata.create_all(engine)
+        # SQLite has no advisory locks: a process that loses the race to create a
+        # table sees "already exists"; the next pass finds every table in place.
+        for attempt in range(5):
+            try:
+                metadata.create_all(engine)
+                return
+            except OperationalError:
+                if attempt == 4:
+                    raise
         return
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})

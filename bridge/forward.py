@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,7 +48,8 @@ class Forwarder:
         if self._already_done(envelope):
             return
         if not cmd.get("source_id"):
-            self._attempt(envelope)
+            if not self._too_early(envelope):
+                self._attempt(envelope)
             return
         source, source_id = cmd["source"], cmd["source_id"]
         permit = self.store.permit(source, source_id)
@@ -55,6 +57,8 @@ class Forwarder:
         if waiting and waiting != cmd["event_id"]:
             self.store.hold(cmd, envelope)
             metrics.EVENTS.labels(cmd["action"], "held").inc()
+            return
+        if waiting == cmd["event_id"] and self._too_early(envelope):
             return
         if waiting != cmd["event_id"] and self.store.has_held(source, source_id):
             self.store.hold(cmd, envelope)  # older events are still held: queue behind them
@@ -189,20 +193,35 @@ class Forwarder:
             self._dead(envelope, f"retries exhausted after {failures} attempts: "
                                  f"{describe(outcome)}", error_code=outcome.error_code)
             return
-        tier, expiration_ms = self.policy.next_delay(failures, outcome.retry_after)
+        wait = self.policy.wait_for(failures, outcome.retry_after)
+        envelope["not_before"] = time.time() + wait
         self.store.retrying(cmd)
+        self._delay(envelope, wait)
+        metrics.EVENTS.labels(cmd["action"], "retried").inc()
+        log.info("%s %s of %s/%s: %s; retry %d in %.1fs", cmd["action"], cmd["event_id"],
+                 cmd["source"], cmd.get("source_id"), describe(outcome), failures, wait)
+
+    def _delay(self, envelope: dict[str, Any], wait: float) -> None:
+        """Send the message on a trip through a retry tier; back in its partition after."""
+        cmd = envelope["command"]
+        tier, expiration_ms = self.policy.tier_for(wait)
         routing_key, body, props = work_message(
             cmd, self.partitions, original=envelope.get("message"), vendor=envelope.get("vendor"),
-            headers={"x-opscom-attempt": failures})
-        payload = {**json.loads(body), "attempts": envelope["attempts"],
-                   "received_at": envelope.get("received_at")}
+            headers={"x-opscom-attempt": len(envelope.get("attempts", []))})
+        payload = {**json.loads(body), "attempts": envelope.get("attempts", []),
+                   "received_at": envelope.get("received_at"),
+                   "not_before": envelope.get("not_before")}
         props["expiration"] = str(expiration_ms)
         self.publisher.publish_raw([(retry_queue_name(tier), routing_key,
                                      json.dumps(payload).encode(), props)])
-        metrics.EVENTS.labels(cmd["action"], "retried").inc()
-        log.info("%s %s of %s/%s: %s; retry %d in %.1fs", cmd["action"], cmd["event_id"],
-                 cmd["source"], cmd.get("source_id"), describe(outcome), failures,
-                 expiration_ms / 1000)
+
+    def _too_early(self, envelope: dict[str, Any]) -> bool:
+        """A retry back before its time (a wait longer than the longest tier): send it round."""
+        remaining = (envelope.get("not_before") or 0) - time.time()
+        if remaining <= 0.05:
+            return False
+        self._delay(envelope, remaining)
+        return True
 
     def _dead(self, envelope: dict[str, Any], reason: str, error_code: int | None = None,
               block: bool = True) -> None:

@@ -19,7 +19,7 @@ from bridge.deadletters import DeadLetters
 
 READY_LINE = "worker consuming"
 #: Short retry schedule so tests see retries and exhaustion in seconds.
-TEST_RETRY_DELAYS = "0.2,0.5,1,2,3,5"
+TEST_RETRY_DELAYS = "0.1,0.2,0.4,0.8,1,1,1,1,1,1"
 
 
 def bridge_env(sim: Any, amqp_url: str, database_url: str, **extra: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ OUTAGE_S = 30.0
 
 def test_outage_opens_the_circuit_and_everything_drains_after(
         sim, amqp_url, database_url, tmp_path):
-    # Given: OPS-COM goes down; the retry schedule (about 12 s in all) is shorter
+    # Given: OPS-COM goes down; the retry schedule (about 8 s in all) is shorter
     # than the outage, so without the circuit every message would be dead-lettered
     env = bridge_env(sim, amqp_url, database_url, BRIDGE_CIRCUIT_FAILURES="3")
     permits = permit_events(40, source="outage")
