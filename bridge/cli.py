@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from typing import TextIO
 
 from bridge.errors import SettingsError
 
@@ -127,7 +128,7 @@ def _topology(argv: list[str]) -> int:
     return 0
 
 
-def _usage(stream) -> None:  # type: ignore[no-untyped-def]
+def _usage(stream: TextIO) -> None:
     print("usage: opscom-bridge COMMAND [options]   (opscom-bridge COMMAND --help)\n",
           file=stream)
     for name, text in COMMANDS.items():
