@@ -1,0 +1,1 @@
+"""Reproducible benchmarks of opscom-bridge; `python -m bench` runs them (see README.md)."""
