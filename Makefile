@@ -27,7 +27,7 @@ integration: $(STAMP)
 	scripts/services.sh && $(BIN)/pytest -q tests/integration
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check bridge schemas && $(BIN)/mypy
+	$(BIN)/ruff check . && $(BIN)/mypy
 
 ## bench: run the benchmarks, results in bench/results/*.json
 bench: $(STAMP)

@@ -24,6 +24,7 @@ from bridge import metrics
 from bridge.db import connect
 from bridge.deadletters import DeadLetters, publish_copy
 from bridge.publisher import Publisher
+from bridge.secret import redact_url_passwords
 from bridge.settings import Settings
 from bridge.topology import INGRESS, declare
 from schemas.command import load_command
@@ -61,8 +62,8 @@ class IngressConsumer:
             except Exception as exc:
                 if self.stopping.is_set():
                     return
-                log.warning("ingress consumer: RabbitMQ connection lost (%s); reconnecting",
-                            type(exc).__name__)
+                log.warning("ingress consumer: RabbitMQ connection lost (%s: %s); reconnecting",
+                            type(exc).__name__, redact_url_passwords(str(exc)))
                 time.sleep(1)
 
     def stop(self) -> None:

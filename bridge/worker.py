@@ -28,6 +28,7 @@ from bridge.lanes import Lanes
 from bridge.opscom import OpsComClient, OutcomeKind
 from bridge.publisher import Publisher
 from bridge.retry import RetryPolicy
+from bridge.secret import redact_url_passwords
 from bridge.settings import Settings
 from bridge.store import Store
 from bridge.topology import build, declare, partition_for, permit_key, work_routing_key
@@ -76,7 +77,8 @@ class Worker:
             except (OSError, conn_errors()) as exc:
                 if self.stopping.is_set():
                     break
-                log.warning("RabbitMQ connection lost (%s); reconnecting", type(exc).__name__)
+                log.warning("RabbitMQ connection lost (%s: %s); reconnecting",
+                            type(exc).__name__, redact_url_passwords(str(exc)))
                 time.sleep(1)
         self._shutdown()
 
@@ -86,8 +88,10 @@ class Worker:
         generation = self._generation
         channel = conn.channel()
         # Prefetch bounds what this worker holds unacked: lanes in flight plus a
-        # little read-ahead; while the circuit is open nothing more is taken.
-        channel.basic_qos(0, self.settings.max_in_flight * 2, True)
+        # little read-ahead, spread over the partitions (per consumer: quorum queues
+        # have no channel-wide QoS). While the circuit is open nothing more is taken.
+        per_partition = max(2, -(-self.settings.max_in_flight * 2 // self.settings.partitions))
+        channel.basic_qos(0, per_partition, False)
         queues = [q for q in build(self.settings).queues if q.name.startswith("opscom.work.")]
         consumer = Consumer(channel, queues=queues,
                             on_message=lambda m: self._on_message(m, generation))
