@@ -47,7 +47,9 @@ def git_commit() -> dict[str, Any]:
         done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
         return done.stdout.strip()
 
-    dirty = git("status", "--porcelain", "--", "bridge", "schemas", "bench")
+    # Results and this README change with every run; only code makes a run unrepeatable.
+    dirty = git("status", "--porcelain", "--", "bridge", "schemas", "bench",
+                ":(exclude)bench/results", ":(exclude)bench/README.md")
     return {"commit": git("rev-parse", "HEAD"), "code_dirty": bool(dirty)}
 
 
