@@ -17,3 +17,5 @@ CIRCUIT_OPEN = Gauge("opscom_bridge_circuit_open", "1 while OPS-COM calls are pa
 INGRESS = Counter("opscom_bridge_ingress_messages_total",
                   "Messages consumed from opscom.ingress by result", ["result"])
 IN_FLIGHT = Gauge("opscom_bridge_worker_lanes_busy", "Permits being worked on right now")
+PARTITIONS_ACTIVE = Gauge("opscom_bridge_worker_partitions_active",
+                          "Partitions this worker received messages from in the last 10 s")

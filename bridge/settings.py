@@ -68,6 +68,8 @@ class Settings:
     circuit_failures: int = 5
     #: Seconds between probes while the circuit is open.
     circuit_probe_interval: float = 5.0
+    #: Seconds between a worker's checks of its share of the partitions.
+    rebalance_interval: float = 5.0
     #: Days a webhook delivery id is remembered for duplicate detection.
     dedupe_days: int = 7
     log_level: str = "INFO"
@@ -122,6 +124,7 @@ def load_settings(
         "circuit_failures": _read(env.int, "BRIDGE_CIRCUIT_FAILURES", 5, minimum=1),
         "circuit_probe_interval": _read(env.float, "BRIDGE_CIRCUIT_PROBE", 5.0, minimum=0.05),
         "dedupe_days": _read(env.int, "BRIDGE_DEDUPE_DAYS", 7, minimum=1),
+        "rebalance_interval": _read(env.float, "BRIDGE_REBALANCE_INTERVAL", 5.0, minimum=0.1),
         "log_level": _choice(
             env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True
         ),

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any
 
-from kombu import Connection, Consumer
+from kombu import Connection
 from kombu.message import Message
 
 from bridge import metrics
@@ -26,12 +26,13 @@ from bridge.deadletters import DeadLetters
 from bridge.forward import Forwarder
 from bridge.lanes import Lanes
 from bridge.opscom import OpsComClient, OutcomeKind
+from bridge.partitions import Partitions
 from bridge.publisher import Publisher
 from bridge.retry import RetryPolicy
 from bridge.secret import redact_url_passwords
 from bridge.settings import Settings
 from bridge.store import Store
-from bridge.topology import build, declare, partition_for, permit_key, work_routing_key
+from bridge.topology import declare, partition_for, permit_key, work_routing_key
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class Worker:
                                    self.client, self.publisher, policy, self.circuit,
                                    settings.partitions, settings.on_unknown_outcome)
         self.lanes = Lanes(settings.max_in_flight)
-        self._done: queue.Queue[tuple[int, Message]] = queue.Queue()
+        self._done: queue.Queue[tuple[int, int, Message]] = queue.Queue()
         self._generation = 0
         self.stopping = threading.Event()
 
@@ -86,17 +87,15 @@ class Worker:
         declare(conn, self.settings)
         self._generation += 1
         generation = self._generation
-        channel = conn.channel()
         # Prefetch bounds what this worker holds unacked: lanes in flight plus a
         # little read-ahead, spread over the partitions (per consumer: quorum queues
         # have no channel-wide QoS). While the circuit is open nothing more is taken.
         per_partition = max(2, -(-self.settings.max_in_flight * 2 // self.settings.partitions))
-        channel.basic_qos(0, per_partition, False)
-        queues = [q for q in build(self.settings).queues if q.name.startswith("opscom.work.")]
-        consumer = Consumer(channel, queues=queues,
-                            on_message=lambda m: self._on_message(m, generation))
-        consumer.consume()
-        log.info("worker consuming %d partitions (in flight <= %d)", len(queues),
+        self.partitions = Partitions(conn, self.settings.partitions, per_partition,
+                                     lambda m, p: self._on_message(m, p, generation),
+                                     interval=self.settings.rebalance_interval)
+        self.partitions.subscribe_all()
+        log.info("worker consuming %d partitions (in flight <= %d)", self.settings.partitions,
                  self.settings.max_in_flight)
         next_sweep = time.monotonic() + SWEEP_INTERVAL
         while not self.stopping.is_set():
@@ -105,24 +104,28 @@ class Worker:
             except TimeoutError:
                 conn.heartbeat_check()
             self._ack_finished(generation)
+            self.partitions.tick()
+            metrics.PARTITIONS_ACTIVE.set(len(self.partitions.active()))
             if time.monotonic() >= next_sweep:
                 self._sweep()
                 next_sweep = time.monotonic() + SWEEP_INTERVAL
-        consumer.cancel()
+        self.partitions.cancel_all()
         self.lanes.wait_idle(timeout=30)
         self._ack_finished(generation)
 
-    def _on_message(self, message: Message, generation: int) -> None:
+    def _on_message(self, message: Message, partition: int, generation: int) -> None:
         try:
             envelope = json.loads(message.body)
             key = _lane_key(envelope)
         except (ValueError, KeyError, TypeError) as exc:
             log.error("malformed work message rejected to opscom.dead: %s", exc)
             message.reject(requeue=False)
+            self.partitions.finished(partition)
             return
-        self.lanes.submit(key, lambda: self._run_job(envelope, message, generation))
+        self.lanes.submit(key, lambda: self._run_job(envelope, message, partition, generation))
 
-    def _run_job(self, envelope: dict[str, Any], message: Message, generation: int) -> None:
+    def _run_job(self, envelope: dict[str, Any], message: Message, partition: int,
+                 generation: int) -> None:
         metrics.IN_FLIGHT.set(self.lanes.busy())
         for attempt, delay in enumerate((*INFRA_BACKOFF, *([30.0] * 1000))):
             try:
@@ -137,16 +140,17 @@ class Worker:
                 log.warning("infrastructure error handling a work message (try %d): %s",
                             attempt + 1, type(exc).__name__, exc_info=attempt == 0)
                 time.sleep(delay)
-        self._done.put((generation, message))
+        self._done.put((generation, partition, message))
 
     def _ack_finished(self, generation: int) -> None:
         while True:
             try:
-                gen, message = self._done.get_nowait()
+                gen, partition, message = self._done.get_nowait()
             except queue.Empty:
                 return
             if gen == generation:
                 message.ack()
+                self.partitions.finished(partition)
 
     def _sweep(self) -> None:
         """Publish a 'kick' for permits whose held events nobody is draining."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pika
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.db import connect
 from bridge.deadletters import DeadLetters
@@ -35,12 +38,22 @@ def bridge_env(sim: Any, amqp_url: str, database_url: str, **extra: str) -> dict
 class WorkerProcess:
     """`opscom-bridge worker` as a real process; its log goes to a file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, metrics_port: int = 0) -> None:
         self.log_path = log_path
+        self.metrics_port = metrics_port
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "worker", "--metrics-port", "0"],
+            [sys.executable, "-m", "bridge", "worker", "--metrics-port", str(metrics_port)],
             env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of this worker's /metrics samples of `name` with these labels."""
+        text = requests.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+        return sum(float(sample.value)
+                   for family in text_string_to_metric_families(text)
+                   for sample in family.samples
+                   if sample.name == name
+                   and all(sample.labels.get(k) == v for k, v in labels.items()))
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -70,9 +83,17 @@ class WorkerProcess:
         self._log.close()
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @contextmanager
-def workers(env: dict[str, str], tmp_path: Path, count: int = 1) -> Iterator[list[WorkerProcess]]:
-    procs = [WorkerProcess(env, tmp_path / f"worker{i}.log") for i in range(count)]
+def workers(env: dict[str, str], tmp_path: Path, count: int = 1,
+            metrics: bool = False) -> Iterator[list[WorkerProcess]]:
+    procs = [WorkerProcess(env, tmp_path / f"worker{i}.log", free_port() if metrics else 0)
+             for i in range(count)]
     try:
         for proc in procs:
             proc.wait_ready()
