@@ -19,3 +19,16 @@ preload_app = False
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker is gone: drop its live-gauge files from the multiprocess metrics directory.
+
+    Its counters and histograms stay in the directory and keep counting in /metrics.
+    """
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

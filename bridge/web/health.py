@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
@@ -30,7 +31,19 @@ def readyz() -> tuple[Response, int]:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    return Response(state().metrics.render(), mimetype="text/plain; version=0.0.4")
+    return Response(_render_metrics(), mimetype="text/plain; version=0.0.4")
+
+
+def _render_metrics() -> bytes:
+    """Every gunicorn worker's values when they share PROMETHEUS_MULTIPROC_DIR (`web`),
+    else this app's own registry (the app in-process, e.g. in tests)."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return state().metrics.render()
+    from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)
 
 
 def _broker_ok() -> bool:

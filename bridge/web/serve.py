@@ -1,9 +1,20 @@
-"""`opscom-bridge web`: the app under gunicorn, run from Python (gunicorn's BaseApplication)."""
+"""`opscom-bridge web`: the app under gunicorn, run from Python (gunicorn's BaseApplication).
+
+Gunicorn runs several worker processes, so /metrics must add up all of them: the
+workers share a PROMETHEUS_MULTIPROC_DIR (prometheus-client's multiprocess mode), one
+given in the environment or else a fresh temporary directory removed at exit.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -15,6 +26,8 @@ from bridge.web.vendors import build_registry
 
 #: Settings `web` refuses to start without (DESIGN.md).
 REQUIRED = ("OPSCOM_BASE_URL",)
+#: Where prometheus-client's multiprocess mode keeps every process's values.
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class WebApplication(BaseApplication):
@@ -61,5 +74,54 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"opscom-bridge web: {exc}", file=sys.stderr)
         return 2
-    WebApplication(settings, options_from(args)).run()
+    with metrics_dir():
+        WebApplication(settings, options_from(args)).run()
     return 0
+
+
+@contextmanager
+def metrics_dir(environ: MutableMapping[str, str] = os.environ) -> Iterator[Path]:
+    """A PROMETHEUS_MULTIPROC_DIR for gunicorn's workers, set up before they start.
+
+    One given in the environment is used (its old value files deleted: counters start
+    from zero with the server); otherwise a temporary directory is made and removed at
+    exit. Only the process that set it up cleans up: gunicorn's forked workers leave
+    through this block too when they exit.
+    """
+    given = environ.get(MULTIPROC_DIR) or environ.get(MULTIPROC_DIR.lower())
+    path = Path(given) if given else Path(tempfile.mkdtemp(prefix="opscom-bridge-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    before = environ.get(MULTIPROC_DIR)
+    environ[MULTIPROC_DIR] = str(path)
+    restore = _value_class_from_environment()
+    owner = os.getpid()
+    try:
+        yield path
+    finally:
+        if os.getpid() == owner:
+            restore()
+            if before is None:
+                environ.pop(MULTIPROC_DIR, None)
+            if not given:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _value_class_from_environment() -> Any:
+    """Make metrics created from now on follow PROMETHEUS_MULTIPROC_DIR; return an undo.
+
+    prometheus-client picks its value store when first imported, and `bridge.web`
+    (imported before this module runs) already imported it. Metrics are only created
+    in create_app, in each gunicorn worker after the fork, so choosing again here,
+    before the workers start, puts every web metric in the shared directory.
+    """
+    from prometheus_client import values
+
+    previous = values.ValueClass
+    values.ValueClass = values.get_value_class()
+
+    def restore() -> None:
+        values.ValueClass = previous
+
+    return restore
