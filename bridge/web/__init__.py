@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from bridge import db
 from bridge.settings import Settings
-from bridge.web import admin, health, openapi, ui, webhooks
+from bridge.web import admin, admin_openapi, health, openapi, ui, webhooks
 from bridge.web.dedupe import Dedupe
 from bridge.web.metrics import Metrics
 from bridge.web.state import KEY, CommandPublisher, WebState
@@ -42,5 +42,6 @@ def create_app(settings: Settings, publisher: CommandPublisher | None = None,
     # --- /admin and /ui blueprints: the lead registers them here ---------------------
     ops = admin.build_ops(settings, engine, publisher)
     app.register_blueprint(admin.admin_blueprint(ops))
+    admin_openapi.init_app(app)
     app.register_blueprint(ui.ui_blueprint(ops))
     return app
