@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -92,7 +93,11 @@ def _worker(argv: list[str]) -> int:
     if args.metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(args.metrics_port)
+        try:
+            start_http_server(args.metrics_port)
+        except OSError as exc:
+            logging.getLogger("bridge.worker").warning(
+                "metrics not served: port %d: %s", args.metrics_port, exc.strerror)
     return run_worker(settings)
 
 

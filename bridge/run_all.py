@@ -89,12 +89,13 @@ def _supervise(children: list[subprocess.Popen[bytes]]) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    status = 0
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
+        failed = [c for c in children if c.returncode not in (None, 0)]
     finally:
         stop()
         for child in children:
-            status = status or (child.wait(timeout=30) or 0)
-    return status
+            child.wait(timeout=30)
+    # A part that stopped on its own is a failure; parts stopped by us (SIGTERM) are not.
+    return 1 if failed else 0
