@@ -23,7 +23,9 @@ def connect(database_url: str, create: bool = True) -> Engine:
         # run beside the writer and busy_timeout makes writers wait, not fail.
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
-        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # No pre-ping (an extra round trip per checkout): after a database restart the
+        # first statement fails, SQLAlchemy drops the stale pool, and callers retry.
+        kwargs.update(pool_size=10, max_overflow=30, pool_recycle=1800)
     engine = create_engine(database_url, **kwargs)
     if database_url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)

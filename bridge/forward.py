@@ -19,7 +19,7 @@ from bridge.deadletters import DeadLetters, publish_copy
 from bridge.opscom import OpsComClient, Outcome, OutcomeKind
 from bridge.publisher import Publisher
 from bridge.retry import RetryPolicy
-from bridge.store import Store
+from bridge.store import State, Store
 from bridge.topology import retry_queue_name, work_message
 from schemas.opscom import OP_FOR_ACTION, build_request, dropped_fields
 
@@ -45,26 +45,27 @@ class Forwarder:
     def handle(self, envelope: dict[str, Any]) -> None:
         """One work message from RabbitMQ (a new event, a retry, a replay)."""
         cmd = envelope["command"]
-        if self._already_done(envelope):
+        state = self.store.state(cmd)
+        if self._already_done(envelope, state):
             return
         if not cmd.get("source_id"):
             if not self._too_early(envelope):
-                self._attempt(envelope)
+                self._attempt(envelope, state)
             return
-        source, source_id = cmd["source"], cmd["source_id"]
-        permit = self.store.permit(source, source_id)
-        waiting = permit["waiting_on"] if permit else None
+        waiting = state.waiting_on
         if waiting and waiting != cmd["event_id"]:
             self.store.hold(cmd, envelope)
             metrics.EVENTS.labels(cmd["action"], "held").inc()
             return
         if waiting == cmd["event_id"] and self._too_early(envelope):
             return
-        if waiting != cmd["event_id"] and self.store.has_held(source, source_id):
+        if waiting != cmd["event_id"] and state.has_held:
             self.store.hold(cmd, envelope)  # older events are still held: queue behind them
         else:
-            self._attempt(envelope)
-        self.drain(source, source_id)
+            self._attempt(envelope, state)
+        if state.has_held or waiting:
+            # Only while a permit waits are events held, so only then can any be left.
+            self.drain(cmd["source"], cmd["source_id"])
 
     def drain(self, source: str, source_id: str) -> None:
         """Send this permit's held events, oldest first, until one has to wait."""
@@ -75,43 +76,37 @@ class Forwarder:
             held = self.store.held(source, source_id)
             if not held:
                 return
-            self._attempt(held[0])
+            self._attempt(held[0], self.store.state(held[0]["command"]))
 
     # -- one attempt --------------------------------------------------------------
-    def _already_done(self, envelope: dict[str, Any]) -> bool:
+    def _already_done(self, envelope: dict[str, Any], state: State) -> bool:
         cmd = envelope["command"]
-        event = self.store.event(cmd["source"], cmd["event_id"])
-        status = event["status"] if event else None
-        if status == "applied":
+        if state.event_status == "applied":
             log.info("event %s of %s already applied; not sent again", cmd["event_id"],
                      cmd["source"])
             metrics.EVENTS.labels(cmd["action"], "duplicate").inc()
             return True
-        if status == "deadlettered" and not envelope.get("replay"):
+        if state.event_status == "deadlettered" and not envelope.get("replay"):
             log.info("event %s of %s is in the dead letters; replay it from there",
                      cmd["event_id"], cmd["source"])
             return True
         return False
 
-    def _attempt(self, envelope: dict[str, Any]) -> None:
+    def _attempt(self, envelope: dict[str, Any], state: State) -> None:
         cmd = envelope["command"]
-        permit = self.store.permit(cmd["source"], cmd["source_id"]) if cmd.get(
-            "source_id") else None
-        if permit is not None and permit["blocked_by"] and permit["blocked_by"] != cmd[
-                "event_id"]:
-            self._dead(envelope, f"blocked by {permit['blocked_by']}", block=False)
+        if state.blocked_by and state.blocked_by != cmd["event_id"]:
+            self._dead(envelope, f"blocked by {state.blocked_by}", block=False)
             return
-        reference, problem = self._reference(cmd, permit)
+        reference, problem = self._reference(cmd, state.permit)
         if problem:
             self._dead(envelope, problem, block=False)
             return
-        event = self.store.event(cmd["source"], cmd["event_id"])
-        unknown_before = event is not None and event["status"] == "sending"
+        unknown_before = state.event_status == "sending"
         if unknown_before and cmd["action"] == "create" and self._deadletter_unknown():
             self._unknown(envelope, "a previous attempt was interrupted after sending")
             return
         self.circuit.wait_closed()
-        outcome = self._send(cmd, reference)
+        outcome = self._send(cmd, reference, state)
         envelope.setdefault("attempts", []).append(_attempt_record(outcome))
         self._settle(envelope, outcome, unknown_before)
 
@@ -127,7 +122,7 @@ class Forwarder:
             return None, "unknown permit: no create for this source_id was applied"
         return permit["reference_id"], None
 
-    def _send(self, cmd: dict[str, Any], reference: str | None) -> Outcome:
+    def _send(self, cmd: dict[str, Any], reference: str | None, state: State) -> Outcome:
         op = OP_FOR_ACTION[cmd["action"]]
         lost = dropped_fields(op, cmd)
         if lost:
@@ -135,10 +130,7 @@ class Forwarder:
                      cmd.get("source_id"), ", ".join(lost))
         body = build_request(op, cmd, "", reference_id=reference)
         body.pop("apiToken", None)
-        if cmd["action"] == "create":
-            self.store.begin_create(cmd)
-        else:
-            self.store.set_event(cmd, "sending")
+        self.store.begin(cmd, state)
         with metrics.OPSCOM_LATENCY.labels(op).time():
             outcome: Outcome = getattr(self.client, op)(body)
         metrics.OPSCOM_CALLS.labels(op, outcome.kind.value).inc()

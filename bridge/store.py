@@ -11,6 +11,7 @@ between the call and its answer is recognised on redelivery as an unknown outcom
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    case,
     delete,
     insert,
     select,
@@ -64,11 +66,51 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class State:
+    """What the store knows about one event and its permit, read in one go."""
+
+    event_status: str | None
+    permit: RowMapping | None
+    has_held: bool
+
+    @property
+    def waiting_on(self) -> str | None:
+        return self.permit["waiting_on"] if self.permit is not None else None
+
+    @property
+    def blocked_by(self) -> str | None:
+        return self.permit["blocked_by"] if self.permit is not None else None
+
+
 class Store:
     """Reference store on one SQLAlchemy engine (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def state(self, cmd: dict[str, Any]) -> State:
+        """The event's status, its permit and whether the permit has held events."""
+        with self.engine.connect() as conn:
+            status = conn.execute(select(events.c.status).where(
+                events.c.source == cmd["source"],
+                events.c.event_id == cmd["event_id"])).scalar()
+            if not cmd.get("source_id"):
+                return State(status, None, False)
+            permit = _permit(conn, cmd["source"], cmd["source_id"])
+            held = permit is not None and conn.execute(select(events.c.id).where(
+                events.c.source == cmd["source"], events.c.source_id == cmd["source_id"],
+                events.c.status == "held").limit(1)).first() is not None
+        return State(status, permit, held)
+
+    def begin(self, cmd: dict[str, Any], state: State) -> None:
+        """The intent, before OPS-COM is called: event `sending` (a create's permit pending)."""
+        with self.engine.begin() as conn:
+            if cmd["action"] == "create" and cmd.get("source_id") and state.permit is None:
+                conn.execute(insert(permits).values(
+                    source=cmd["source"], source_id=cmd["source_id"], state="pending",
+                    updated_at=_now()))
+            _set_event(conn, cmd, "sending", exists=state.event_status is not None)
 
     def event(self, source: str, event_id: str) -> RowMapping | None:
         with self.engine.connect() as conn:
@@ -79,19 +121,9 @@ class Store:
         with self.engine.connect() as conn:
             return _permit(conn, source, source_id)
 
-    def set_event(self, cmd: dict[str, Any], status: str, envelope: Any = None) -> None:
-        """Insert or update an event's status (`sending` is the intent before a call)."""
-        with self.engine.begin() as conn:
-            _set_event(conn, cmd, status, envelope)
-
     def begin_create(self, cmd: dict[str, Any]) -> None:
-        """Intent for a create: the permit exists as pending, the event as sending."""
-        with self.engine.begin() as conn:
-            if _permit(conn, cmd["source"], cmd["source_id"]) is None:
-                conn.execute(insert(permits).values(
-                    source=cmd["source"], source_id=cmd["source_id"], state="pending",
-                    updated_at=_now()))
-            _set_event(conn, cmd, "sending")
+        """The intent for a create, reading the state first (for callers without one)."""
+        self.begin(cmd, self.state(cmd))
 
     def applied(self, cmd: dict[str, Any], reference_id: str | None) -> None:
         """Record success in one transaction: event applied, permit state moved on."""
@@ -104,7 +136,7 @@ class Store:
                 values.update(reference_id=reference_id, state="active")
             elif cmd["action"] == "delete":
                 values.update(state="deleted")
-            _update_permit(conn, cmd, values, clear_waiting=True)
+            _update_permit(conn, cmd, {**values, **_clear_waiting(cmd)})
 
     def retrying(self, cmd: dict[str, Any]) -> None:
         """The event waits for a retry; later events of its permit are held behind it."""
@@ -135,12 +167,6 @@ class Store:
                 events.c.source == source, events.c.source_id == source_id,
                 events.c.status == "held").order_by(events.c.id)).all()
         return [json.loads(row.envelope) for row in rows]
-
-    def has_held(self, source: str, source_id: str) -> bool:
-        with self.engine.connect() as conn:
-            return conn.execute(select(events.c.id).where(
-                events.c.source == source, events.c.source_id == source_id,
-                events.c.status == "held").limit(1)).first() is not None
 
     def stale_held_permits(self, limit: int = 100) -> list[tuple[str, str]]:
         """Permits with held events and nothing to wait for (a crash interrupted a drain)."""
@@ -189,20 +215,32 @@ def _permit(conn: Connection, source: str, source_id: str) -> RowMapping | None:
         permits.c.source == source, permits.c.source_id == source_id)).mappings().first()
 
 
+def _clear_waiting(cmd: dict[str, Any]) -> dict[str, Any]:
+    """Values that end the permit's wait if (and only if) this event was what it waited on."""
+    return {"waiting_on": case((permits.c.waiting_on == cmd["event_id"], None),
+                               else_=permits.c.waiting_on)}
+
+
 def _update_permit(conn: Connection, cmd: dict[str, Any], values: dict[str, Any],
                    clear_waiting: bool = False) -> None:
     where = [permits.c.source == cmd["source"], permits.c.source_id == cmd["source_id"]]
-    conn.execute(update(permits).where(*where).values(**values))
     if clear_waiting:
-        conn.execute(update(permits).where(*where, permits.c.waiting_on == cmd["event_id"])
-                     .values(waiting_on=None))
+        values = {**values, **_clear_waiting(cmd)}
+    conn.execute(update(permits).where(*where).values(**values))
 
 
-def _set_event(conn: Connection, cmd: dict[str, Any], status: str, envelope: Any = None) -> None:
+def _set_event(conn: Connection, cmd: dict[str, Any], status: str, envelope: Any = None,
+               exists: bool | None = None) -> None:
+    """Set an event's status; `exists` (when known) saves the statement that would fail."""
     body = json.dumps(envelope) if envelope is not None else None
+    row = {"status": status, "envelope": body, "updated_at": _now()}
+    if exists is False:
+        conn.execute(insert(events).values(
+            source=cmd["source"], event_id=cmd["event_id"], source_id=cmd.get("source_id"),
+            action=cmd["action"], **row))
+        return
     where = [events.c.source == cmd["source"], events.c.event_id == cmd["event_id"]]
-    done = conn.execute(update(events).where(*where).values(
-        status=status, envelope=body, updated_at=_now()))
+    done = conn.execute(update(events).where(*where).values(**row))
     if done.rowcount == 0:
         conn.execute(insert(events).values(
             source=cmd["source"], event_id=cmd["event_id"], source_id=cmd.get("source_id"),
