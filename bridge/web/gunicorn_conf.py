@@ -19,6 +19,9 @@ preload_app = False
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+#: No control socket (gunicorn 25.1+): every web on a host would share one path,
+#: ~/.gunicorn/gunicorn.ctl, each unlinking and taking over the others' socket.
+control_socket_disable = True
 
 
 def child_exit(server: object, worker: object) -> None:
