@@ -6,11 +6,14 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
+import pika
 import pytest
 
 from tests.integration.pipeline import free_port
+from tests.integration.test_web_serve_many import WebProcess, clean_environ, web_process
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,3 +100,88 @@ def test_first_look_with_opscom_bridge_run(tmp_path, amqp_url):
         out, _ = run.communicate(timeout=30)
     assert "demo BRIDGE_ADMIN_TOKEN=demo-admin-token" in out
     assert run.returncode == 0, out
+
+
+#: The built-in vendors the README's Webhooks section shows a copy-paste example for.
+README_VENDORS = ("standard", "easypark", "passport", "paybyx")
+#: Work-queue partitions by default (BRIDGE_PARTITIONS), opscom.work.0 .. opscom.work.7.
+PARTITIONS = 8
+
+
+def webhooks_blocks() -> list[str]:
+    """The fenced sh blocks of the README's "Webhooks" section."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n### Webhooks\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+
+
+def vendor_block(vendor: str) -> str:
+    """The one Webhooks block posting to `vendor` (by `sign VENDOR` or `/webhooks/VENDOR`)."""
+    found = [b for b in webhooks_blocks()
+             if re.search(rf"(sign {vendor} |/webhooks/{vendor}\b)", b)]
+    assert len(found) == 1, f"{len(found)} README Webhooks blocks post to {vendor}"
+    return found[0]
+
+
+def exported(block: str) -> dict[str, str]:
+    """What the block's `export` lines set, as bash reads them."""
+    exports = "\n".join(line for line in block.splitlines() if line.startswith("export "))
+    assert exports, "the block exports nothing"
+    script = f"set -eu\nenv -0\nprintf '\\1'\n{exports}\nenv -0\ntrue"  # true: no exec, same SHLVL
+    done = subprocess.run(["bash", "-c", script], capture_output=True,
+                          env={"PATH": os.environ["PATH"]}, check=True, timeout=10)
+    before, after = (dict(item.decode().split("=", 1) for item in part.split(b"\0") if item)
+                     for part in done.stdout.split(b"\1"))
+    return {k: v for k, v in after.items() if before.get(k) != v and k != "_"}
+
+
+def work_queue_messages(amqp_url: str) -> int:
+    """Messages waiting in all work queues (passive declares: nothing is created)."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        channel = connection.channel()
+        return sum(channel.queue_declare(f"opscom.work.{n}", passive=True).method.message_count
+                   for n in range(PARTITIONS))
+    finally:
+        connection.close()
+
+
+def logged(web: WebProcess, line: str, timeout: float = 5.0) -> bool:
+    """Whether the web logs `line` within `timeout` (its access log follows the answer)."""
+    deadline = time.monotonic() + timeout
+    while line not in web.log():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_every_webhooks_example_is_tested():
+    # Every sh block of the Webhooks section is one of the vendors tested below.
+    assert sorted(map(vendor_block, README_VENDORS)) == sorted(webhooks_blocks())
+
+
+@pytest.mark.parametrize("vendor", README_VENDORS)
+def test_webhooks_example_works_as_written(vendor, tmp_path, sim, amqp_url):
+    # Given: the README's block for this vendor, and a web started with what it exports
+    block = vendor_block(vendor)
+    settings = exported(block)
+    (tmp_path / "examples").symlink_to(ROOT / "examples")  # the block's examples/… paths
+    shell = {**clean_environ(), "PATH": f"{ROOT}/.venv/bin:{os.environ['PATH']}"}
+    env = {**shell, "OPSCOM_BASE_URL": sim.base_url, "OPSCOM_API_TOKEN": sim.token,
+           "AMQP_URL": amqp_url, "DATABASE_URL": f"sqlite:///{tmp_path}/bridge.db"}
+    topology = subprocess.run(["opscom-bridge", "topology"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert topology.returncode == 0, topology.stderr
+    assert work_queue_messages(amqp_url) == 0
+    with web_process({**env, **settings}, tmp_path / "web.log", tmp_path) as web:
+        # When: the block runs as written, in a shell with none of the web's settings
+        done = subprocess.run(["bash", "-c", f"set -eu\n{block.replace('8080', str(web.port))}"],
+                              cwd=tmp_path, env=shell, capture_output=True, text=True, timeout=60)
+        # Then: 202 accepted, and the permit command waits in a work queue
+        assert done.returncode == 0, done.stderr
+        answers = json_documents(done.stdout)
+        assert len(answers) == 1, done.stdout
+        assert answers[0].get("status") == "accepted" and answers[0]["event_id"], answers
+        assert logged(web, f'"POST /webhooks/{vendor} HTTP/1.1" 202'), web.log()
+        assert work_queue_messages(amqp_url) == 1
