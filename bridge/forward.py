@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 #: Outcomes that may succeed if the same request is sent again later.
 TRANSIENT_KINDS = frozenset({OutcomeKind.NOT_SENT, OutcomeKind.TRANSIENT,
                              OutcomeKind.THROTTLED, OutcomeKind.UNKNOWN})
+#: Seconds between tries to record an answer OPS-COM already gave (about 10 min in all).
+RECORD_BACKOFF = (0.2, 0.5, 1, 2, 5, 10, *([30.0] * 20))
 #: OPS-COM's "Record not found": after an unknown-outcome delete it means "already deleted".
 RECORD_NOT_FOUND = 9009
 
@@ -40,6 +44,8 @@ class Forwarder:
         self.publisher, self.policy, self.circuit = publisher, policy, circuit
         self.partitions = partitions
         self.on_unknown_outcome = on_unknown_outcome
+        #: Set when the worker stops: recording gives up and the message is redelivered.
+        self.stopping = threading.Event()
 
     # -- entry points -------------------------------------------------------------
     def handle(self, envelope: dict[str, Any]) -> None:
@@ -108,7 +114,23 @@ class Forwarder:
         self.circuit.wait_closed()
         outcome = self._send(cmd, reference, state)
         envelope.setdefault("attempts", []).append(_attempt_record(outcome))
-        self._settle(envelope, outcome, unknown_before)
+        # OPS-COM has answered: from here on only the recording may be repeated, never
+        # the call, or a database or broker hiccup would send the same request twice.
+        self._durably(lambda: self._settle(envelope, outcome, unknown_before))
+
+    def _durably(self, record: Callable[[], None]) -> None:
+        """Run `record` until it succeeds (idempotent steps), backing off, unless stopping."""
+        for delay in RECORD_BACKOFF:
+            try:
+                record()
+                return
+            except Exception as exc:
+                if self.stopping.is_set():
+                    raise
+                log.warning("cannot record an OPS-COM answer yet (%s); trying again in %.1fs",
+                            type(exc).__name__, delay)
+                self.stopping.wait(delay)
+        record()
 
     def _reference(self, cmd: dict[str, Any], permit: Any) -> tuple[str | None, str | None]:
         """(reference id to address, or a dead-letter reason)."""

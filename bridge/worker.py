@@ -169,6 +169,7 @@ class Worker:
 
     def stop(self, *_args: Any) -> None:
         self.stopping.set()
+        self.forwarder.stopping.set()
 
     def _shutdown(self) -> None:
         self.circuit.stop()

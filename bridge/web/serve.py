@@ -74,9 +74,30 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"opscom-bridge web: {exc}", file=sys.stderr)
         return 2
+    declare_topology(settings)
     with metrics_dir():
         WebApplication(settings, options_from(args)).run()
     return 0
+
+
+def declare_topology(settings: Settings) -> None:
+    """Declare the queues before serving, so the first webhook is routable.
+
+    RabbitMQ being down does not stop the start: webhooks are answered 503 until it is
+    back, and the next start (or `opscom-bridge topology`, or a worker) declares them.
+    """
+    from kombu import Connection
+
+    from bridge.topology import declare
+
+    try:
+        with Connection(settings.amqp_url.reveal(), connect_timeout=5) as conn:
+            conn.ensure_connection(max_retries=1)
+            declare(conn, settings)
+    except Exception as exc:
+        print(f"opscom-bridge web: cannot declare the topology on "
+              f"{settings.amqp_url_for_display()} now ({type(exc).__name__}); "
+              "webhooks are answered 503 until RabbitMQ is back", file=sys.stderr)
 
 
 @contextmanager
