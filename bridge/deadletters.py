@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine, RowMapping
 
 from bridge.db import metadata
 from bridge.secret import Secret, redact
+from bridge.topology import message_properties
 
 dead_letters = Table(
     "opscom_dead_letters", metadata,
@@ -151,9 +152,8 @@ def _public(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
 
 def publish_copy(publisher: Any, record: dict[str, Any]) -> None:
     """Put a copy of a dead-letter record on the opscom.dead queue (confirmed)."""
-    props = {"message_id": record["id"], "content_type": "application/json",
-             "delivery_mode": 2, "timestamp": int(datetime.now(UTC).timestamp()),
-             "headers": {"x-opscom-reason": str(record["reason"])[:250],
-                         "x-opscom-error-code": record.get("error_code")}}
+    props = message_properties(record["id"], record.get("event_id"), {
+        "x-opscom-reason": str(record["reason"])[:250],
+        "x-opscom-error-code": record.get("error_code")})
     body = json.dumps(record, default=str).encode("utf-8")
     publisher.publish_raw([("opscom.dead", "", body, props)])

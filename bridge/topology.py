@@ -159,13 +159,20 @@ def work_message(
     partition = partition_for(permit_key(command), settings_partitions)
     envelope = {"command": command, "message": original, "vendor": vendor,
                 "received_at": datetime.now(UTC).isoformat()}
-    properties = {
-        "message_id": event_id,
-        "correlation_id": correlation_id or event_id,
+    properties = message_properties(event_id, correlation_id,
+                                    {PARTITION_HEADER: partition, **(headers or {})})
+    body = json.dumps(envelope, separators=(",", ":"), default=str).encode("utf-8")
+    return work_routing_key(partition), body, properties
+
+
+def message_properties(message_id: str, correlation_id: str | None = None,
+                       headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The AMQP properties of every message the bridge publishes (persistent JSON)."""
+    return {
+        "message_id": message_id,
+        "correlation_id": correlation_id or message_id,
         "content_type": "application/json",
         "timestamp": int(datetime.now(UTC).timestamp()),
         "delivery_mode": 2,
-        "headers": {PARTITION_HEADER: partition, **(headers or {})},
+        "headers": headers or {},
     }
-    body = json.dumps(envelope, separators=(",", ":"), default=str).encode("utf-8")
-    return work_routing_key(partition), body, properties

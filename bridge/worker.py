@@ -14,6 +14,7 @@ import queue
 import signal
 import threading
 import time
+import uuid
 from typing import Any
 
 from kombu import Connection
@@ -32,7 +33,13 @@ from bridge.retry import RetryPolicy
 from bridge.secret import redact_url_passwords
 from bridge.settings import Settings
 from bridge.store import Store
-from bridge.topology import declare, partition_for, permit_key, work_routing_key
+from bridge.topology import (
+    declare,
+    message_properties,
+    partition_for,
+    permit_key,
+    work_routing_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -163,9 +170,9 @@ class Worker:
             cmd = {"source": source, "source_id": source_id}
             partition = partition_for(permit_key(cmd), self.settings.partitions)
             body = json.dumps({"kick": [source, source_id], "command": cmd}).encode()
+            props = message_properties(f"kick:{uuid.uuid4()}")
             self.publisher.publish_raw([("opscom.work", work_routing_key(partition), body,
-                                         {"content_type": "application/json",
-                                          "delivery_mode": 2})])
+                                         props)])
 
     def stop(self, *_args: Any) -> None:
         self.stopping.set()

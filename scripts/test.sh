@@ -14,4 +14,5 @@ echo "== integration (SQLite, classic queues)"
 echo "== pipeline again (PostgreSQL, quorum queues)"
 BRIDGE_TEST_DB=postgresql BRIDGE_TEST_QUEUE_TYPE=quorum "$BIN/pytest" -q \
   tests/integration/test_pipeline.py tests/integration/test_outage.py \
-  tests/integration/test_ingress_poison.py tests/integration/test_webhooks_e2e.py
+  tests/integration/test_ingress_poison.py tests/integration/test_webhooks_e2e.py \
+  tests/integration/test_scale_out.py tests/integration/test_resilience.py
