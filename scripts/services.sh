@@ -10,6 +10,12 @@ if port_open 5672; then echo "rabbitmq: up"; else
   wait_port 5672 || { echo "rabbitmq: did not start (try: rabbitmq-server -detached, or docker compose up -d rabbitmq)"; exit 1; }
   rabbitmqctl await_startup >/dev/null 2>&1 || true
 fi
+# The management API makes a test vhost in milliseconds (rabbitmqctl: about a second);
+# tests fall back to rabbitmqctl when it cannot be enabled.
+if ! port_open 15672; then
+  rabbitmq-plugins enable rabbitmq_management >/dev/null 2>&1 && wait_port 15672 \
+    && echo "rabbitmq management: enabled" || echo "rabbitmq management: not available"
+fi
 if port_open 5432; then echo "postgresql: up"; else
   echo "postgresql: starting"
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start >/dev/null 2>&1 || true
