@@ -21,41 +21,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-#: code -> the published message, word for word.
-ERROR_MESSAGES: dict[int, str] = {
-    9000: "Client Code is missing from the request.",
-    9001: "API Token is missing from the request.",
-    9002: "The supplied API token does not have permission to perform that request.",
-    9003: "Could not parse the request.",
-    9004: "End Time is a required field.",
-    9005: "The end time value is invalid.",
-    9006: "Plate is a required field.",
-    9007: "The start time value is invalid.",
-    9008: (
-        "Reference ID is required. On a new permit push, a reference id is returned. "
-        "This is required for updates and deletes."
-    ),
-    9009: "Record not found.",
-    9022: "A record already exists with the supplied details.",
-    9030: "The field's maximum number of characters was exceeded.",
-    9031: "The field is required.",
-    9032: "The field has a minimum number of characters.",
-    9033: "The field's value is invalid.",
-}
+from schemas import opscom
 
-#: canonical name -> every accepted spelling ("Possible Names"), first one wins.
-ALIASES: dict[str, tuple[str, ...]] = {
-    "apiToken": ("apiToken",),
-    "referenceID": ("referenceid", "referenceID", "reference_id"),
-    "amount": ("amount", "Amount"),
-    "currency": ("currency", "CurrencyID"),
-    "startTime": ("startTime", "StartDateUtc"),
-    "endTime": ("endTime", "EndDateUtc"),
-    "plate": ("plate", "LicencePlate"),
-    "permitNo": ("permitNo", "TicketNumber"),
-    "zone": ("zone", "ParkingZoneName"),
-    "zones": ("zones",),
-}
+# The published facts (error messages, field spellings) have one definition, shared
+# with the bridge; the validation rules below are the simulator's own reading of the
+# API, which tests/integration/test_opscom_agreement.py compares with schemas/.
+ERROR_MESSAGES = opscom.ERROR_MESSAGES
+ALIASES = opscom.ALIASES
 
 _ID = re.compile(r"^[A-Za-z0-9-]+$")
 _AMOUNT = re.compile(r"^[0-9]{1,6}\.[0-9]{2}$")
