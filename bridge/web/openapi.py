@@ -12,8 +12,9 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, Flask, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, send_from_directory
 from marshmallow import Schema, fields
+from swagger_ui_bundle import swagger_ui_path
 
 from bridge import __version__
 from bridge.web.state import state
@@ -137,12 +138,22 @@ def docs() -> Response:
     return Response(DOCS_PAGE, mimetype="text/html")
 
 
+@bp.get("/docs/static/<name>")
+def docs_static(name: str) -> Response:
+    """Swagger UI's files, served from the installed bundle: /docs works offline too."""
+    if name not in DOCS_FILES:
+        abort(404)
+    return send_from_directory(swagger_ui_path, name, max_age=86400)
+
+
+#: The Swagger UI files the docs page uses (nothing else of the bundle is served).
+DOCS_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js"})
 DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>opscom-bridge API</title>
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<link rel="stylesheet" href="docs/static/swagger-ui.css"></head>
 <body><noscript>The API description is at <a href="openapi.json">/openapi.json</a>.</noscript>
 <div id="swagger-ui"></div>
-<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script src="docs/static/swagger-ui-bundle.js"></script>
 <script>window.ui = SwaggerUIBundle({url: "openapi.json", dom_id: "#swagger-ui"});</script>
 </body></html>
 """

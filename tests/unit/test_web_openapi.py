@@ -57,6 +57,23 @@ def test_docs_page_renders(client):
     assert page.mimetype == "text/html"
     text = page.get_data(as_text=True)
     assert "swagger-ui" in text and "openapi.json" in text
+    assert "https://" not in text  # no CDN: the page works on a closed network
+
+
+@pytest.mark.parametrize(("name", "mimetype"), [("swagger-ui-bundle.js", "text/javascript"),
+                                               ("swagger-ui.css", "text/css")])
+def test_docs_page_assets_are_served_locally(client, name, mimetype):
+    page = client.get("/docs").get_data(as_text=True)
+    assert f"docs/static/{name}" in page
+    asset = client.get(f"/docs/static/{name}")
+    assert asset.status_code == 200
+    assert asset.mimetype == mimetype
+    assert len(asset.get_data()) > 10_000
+
+
+def test_docs_static_serves_only_the_page_assets(client):
+    assert client.get("/docs/static/index.html").status_code == 404
+    assert client.get("/docs/static/..%2Fpyproject.toml").status_code == 404
 
 
 def test_other_blueprints_can_add_paths(app, client):
