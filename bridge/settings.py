@@ -68,6 +68,8 @@ class Settings:
     circuit_failures: int = 5
     #: Seconds between probes while the circuit is open.
     circuit_probe_interval: float = 5.0
+    #: Days the worker remembers an applied event id (a re-sent event is not re-applied).
+    event_retention_days: int = 30
     #: Seconds between a worker's checks of its share of the partitions.
     rebalance_interval: float = 5.0
     #: Days a webhook delivery id is remembered for duplicate detection.
@@ -125,6 +127,7 @@ def load_settings(
         "circuit_probe_interval": _read(env.float, "BRIDGE_CIRCUIT_PROBE", 5.0, minimum=0.05),
         "dedupe_days": _read(env.int, "BRIDGE_DEDUPE_DAYS", 7, minimum=1),
         "rebalance_interval": _read(env.float, "BRIDGE_REBALANCE_INTERVAL", 5.0, minimum=0.1),
+        "event_retention_days": _read(env.int, "BRIDGE_EVENT_RETENTION_DAYS", 30, minimum=1),
         "log_level": _choice(
             env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True
         ),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -177,6 +177,15 @@ class Store:
                 events.c.status == "held", permits.c.waiting_on.is_(None)).distinct()
                 .limit(limit)).all()
         return [(r.source, r.source_id) for r in rows]
+
+    def purge_applied(self, older_than: timedelta, batch: int = 5000) -> int:
+        """Forget applied events older than `older_than` (at most `batch` per call)."""
+        cutoff = _now() - older_than
+        with self.engine.begin() as conn:
+            ids = select(events.c.id).where(events.c.status == "applied",
+                                            events.c.updated_at < cutoff).limit(batch)
+            done = conn.execute(delete(events).where(events.c.id.in_(ids.scalar_subquery())))
+        return int(done.rowcount)
 
     def unblock(self, source: str, source_id: str) -> None:
         """Lift a dead-letter block (before a replay of the permit)."""

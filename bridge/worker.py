@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from kombu import Connection
@@ -160,12 +161,17 @@ class Worker:
                 self.partitions.finished(partition)
 
     def _sweep(self) -> None:
-        """Publish a 'kick' for permits whose held events nobody is draining."""
+        """Publish a 'kick' for permits whose held events nobody is draining; purge old ids."""
         try:
             stale = self.store.stale_held_permits()
+            purged = self.store.purge_applied(
+                timedelta(days=self.settings.event_retention_days))
         except Exception:
             log.exception("sweep for held events failed")
             return
+        if purged:
+            log.info("forgot %d applied event ids older than %d days", purged,
+                     self.settings.event_retention_days)
         for source, source_id in stale:
             cmd = {"source": source, "source_id": source_id}
             partition = partition_for(permit_key(cmd), self.settings.partitions)

@@ -80,3 +80,25 @@ def test_database_connections_cut_mid_flight(sim, amqp_url, postgres_url, tmp_pa
     for permit, ops in applied.items():
         assert ops == ["push", "update", "update", "delete"], (permit, ops)
     assert dead_letters(postgres_url) == []
+
+
+def test_applied_event_ids_are_forgotten_after_the_retention(database_url):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bridge.db import connect
+    from bridge.store import Store, events
+
+    store = Store(connect(database_url))
+    old = {"source": "s", "source_id": "1", "event_id": "old", "action": "update"}
+    new = {**old, "event_id": "new"}
+    for cmd in (old, new):
+        store.begin(cmd, store.state(cmd))
+        store.applied(cmd, None)
+    with store.engine.begin() as conn:
+        conn.execute(update(events).where(events.c.event_id == "old")
+                     .values(updated_at=events.c.updated_at - timedelta(days=31)))
+    assert store.purge_applied(timedelta(days=30)) == 1
+    assert store.state(old).event_status is None
+    assert store.state(new).event_status == "applied"
