@@ -23,7 +23,7 @@ from typing import Any
 from kombu import Connection, Consumer, Queue
 from kombu.message import Message
 
-from bridge.topology import WORK_QUEUE_PREFIX
+from bridge.topology import PRESENCE_QUEUE, WORK_QUEUE_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,9 @@ class Partitions:
         self.next_check = time.monotonic() + interval
 
     def subscribe_all(self) -> None:
+        presence = Consumer(self.conn.channel(), queues=[Queue(PRESENCE_QUEUE, no_declare=True)],
+                            on_message=lambda m: m.ack())
+        presence.consume()  # counted by the other workers; nothing is ever delivered
         start = random.randrange(self.count)  # replicas starting together spread out
         for n in range(self.count):
             self._subscribe((start + n) % self.count)
@@ -111,10 +114,9 @@ class Partitions:
                      "over %s", len(active), share, self.count, workers, active[share:])
 
     def _workers(self) -> int:
-        """How many workers subscribe (each subscribes to every partition)."""
+        """How many workers there are (each subscribes to the presence queue)."""
         try:
-            ok = self.conn.default_channel.queue_declare(
-                queue=f"{WORK_QUEUE_PREFIX}0", passive=True)
+            ok = self.conn.default_channel.queue_declare(queue=PRESENCE_QUEUE, passive=True)
             return int(ok.consumer_count)
         except Exception as exc:  # a look-up failing must not stop consuming
             log.warning("cannot count workers: %s", type(exc).__name__)

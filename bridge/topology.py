@@ -23,6 +23,10 @@ INGRESS = "opscom.ingress"
 DEAD = "opscom.dead"
 WORK_EXCHANGE = "opscom.work"
 WORK_QUEUE_PREFIX = "opscom.work."
+#: Every worker subscribes here (nothing is ever published): its consumer count is the
+#: number of workers. A classic queue whatever BRIDGE_QUEUE_TYPE, because a quorum
+#: queue with single active consumer counts only the active one.
+PRESENCE_QUEUE = "opscom.workers"
 RETRY_PREFIX = "opscom.retry."
 #: Header naming the partition a message belongs to (for logs and replays).
 PARTITION_HEADER = "x-opscom-partition"
@@ -90,6 +94,7 @@ def build(settings: Settings) -> Topology:
                 "x-dead-letter-exchange": DEAD,
             }),
         ))
+    queues.append(Queue(PRESENCE_QUEUE, durable=True))
     retry_exchanges = []
     for delay in sorted(set(settings.retry_delays)):
         name = retry_queue_name(delay)
