@@ -36,6 +36,10 @@ RECORD_BACKOFF = (0.2, 0.5, 1, 2, 5, 10, *([30.0] * 20))
 RECORD_NOT_FOUND = 9009
 
 
+class Stopping(Exception):
+    """The worker is stopping: leave the message unacked for redelivery."""
+
+
 class Forwarder:
     def __init__(self, store: Store, dead: DeadLetters, client: OpsComClient,
                  publisher: Publisher, policy: RetryPolicy, circuit: Circuit,
@@ -112,6 +116,8 @@ class Forwarder:
             self._unknown(envelope, "a previous attempt was interrupted after sending")
             return
         self.circuit.wait_closed()
+        if self.stopping.is_set():
+            raise Stopping("worker stopping: not sent, the message will be redelivered")
         outcome = self._send(cmd, reference, state)
         envelope.setdefault("attempts", []).append(_attempt_record(outcome))
         # OPS-COM has answered: from here on only the recording may be repeated, never

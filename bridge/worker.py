@@ -183,6 +183,7 @@ class Worker:
     def stop(self, *_args: Any) -> None:
         self.stopping.set()
         self.forwarder.stopping.set()
+        self.circuit.stop()  # lanes waiting on an open circuit give up (unacked)
 
     def _shutdown(self) -> None:
         self.circuit.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -49,3 +50,27 @@ def test_outage_opens_the_circuit_and_everything_drains_after(
     assert dead_letters(database_url) == []
     failed = [e for e in sim.ledger() if e["fault"] and e["op"] != "stats"]
     assert len(failed) < 3 * 40  # far fewer than the schedule (6 per message) would burn
+
+
+def test_worker_stops_promptly_while_the_circuit_is_open(sim, amqp_url, database_url, tmp_path):
+    # Given: OPS-COM is down and the worker's lanes wait on the open circuit
+    env = bridge_env(sim, amqp_url, database_url, BRIDGE_CIRCUIT_FAILURES="2")
+    sim.faults(outage="503")
+    with workers(env, tmp_path) as (worker,):
+        publisher = IngressPublisher(amqp_url)
+        for events in permit_events(5, source="stopping"):
+            publisher.send(events[0])
+        publisher.close()
+        wait_for(lambda: "circuit open" in worker.log(), 20, "the circuit to open")
+        calls_before = len(sim.ledger())
+        # When: the worker is asked to stop
+        started = time.monotonic()
+        worker.process.terminate()
+        worker.process.wait(20)
+        took = time.monotonic() - started
+    # Then: it stopped at once, without calling OPS-COM on its way out
+    assert took < 5, took
+    assert worker.process.returncode == 0
+    calls_on_the_way_out = [e for e in sim.ledger()[calls_before:] if e["op"] != "stats"]
+    assert calls_on_the_way_out == []
+    assert dead_letters(database_url) == []
