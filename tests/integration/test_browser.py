@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.test_web_serve_many import clean_environ, web_process
+from tests.integration.webproc import clean_environ, web_process
 
 pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -13,7 +13,7 @@ import pika
 import pytest
 
 from tests.integration.pipeline import free_port
-from tests.integration.test_web_serve_many import WebProcess, clean_environ, web_process
+from tests.integration.webproc import WebProcess, clean_environ, web_process
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

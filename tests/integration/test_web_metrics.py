@@ -4,20 +4,17 @@ webhook, whichever worker answered it and whichever worker answers the scrape.""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.pipeline import free_port
 from tests.integration.test_webhooks import PARTITIONS, declare_topology, settings_for
+from tests.integration.webproc import WebProcess, web_process
 from tests.unit.test_vendors_compiler import EXAMPLE
 from tests.unit.test_web import STANDARD, WHSEC, signed
 
@@ -27,17 +24,6 @@ WEBHOOKS = 40
 SCRAPES = 12
 ADMIN_TOKEN = "admin-token-never-in-metrics"
 OPSCOM_TOKEN = "opscom-token-never-in-metrics"
-
-
-@dataclass
-class Web:
-    base_url: str
-    process: subprocess.Popen[bytes]
-    tmpdir: Path
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 def web_env(amqp_url: str, database_url: str, tmpdir: Path) -> dict[str, str]:
@@ -52,45 +38,17 @@ def web_env(amqp_url: str, database_url: str, tmpdir: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def web(tmp_path, amqp_url, database_url) -> Iterator[Web]:
+def web(tmp_path, amqp_url, database_url) -> Iterator[WebProcess]:
     declare_topology(settings_for(tmp_path, amqp_url, database_url))
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    bind = f"127.0.0.1:{free_port()}"
-    log_path = tmp_path / "web.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "web", "--bind", bind, "--workers", "2"],
-            env=web_env(amqp_url, database_url, tmpdir), stdout=log, stderr=subprocess.STDOUT)
-    found = Web(f"http://{bind}", process, tmpdir, log_path)
-    try:
-        _wait_healthy(found)
+    with web_process(web_env(amqp_url, database_url, tmpdir), tmp_path / "web.log",
+                     tmp_path) as found:
+        found.tmpdir = tmpdir  # type: ignore[attr-defined]
         yield found
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
 
 
-def _wait_healthy(web: Web, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if web.process.poll() is not None:
-            raise AssertionError(f"web exited {web.process.returncode}:\n{web.log()}")
-        try:
-            if requests.get(f"{web.base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"web not healthy in {timeout}s:\n{web.log()}")
-
-
-def _post(web: Web, n: int) -> int:
+def _post(web: WebProcess, n: int) -> int:
     body, headers = signed("standard", {**STANDARD, "source_id": f"r-{n}"}, f"msg_metrics_{n}")
     # A new connection per request, so both gunicorn workers take their share.
     headers["Connection"] = "close"
@@ -166,7 +124,7 @@ def test_a_dead_workers_webhooks_still_count(web):
     while (now := _children(web.process.pid)) and (workers[0] in now or len(now) < 2):
         assert time.monotonic() < deadline, web.log()
         time.sleep(0.1)
-    _wait_healthy(web)
+    web.wait_healthy()
     # Then its webhooks are still counted, on every scrape
     for _ in range(6):
         text = requests.get(f"{web.base_url}/metrics", headers={"Connection": "close"},
