@@ -183,7 +183,7 @@ class Forwarder:
         self.circuit.failure()
         if kind is OutcomeKind.UNKNOWN and cmd["action"] == "create" \
                 and self._deadletter_unknown():
-            self._unknown(envelope, describe(outcome))
+            self._unknown(envelope, outcome.describe())
             return
         self._retry(envelope, outcome)
 
@@ -211,7 +211,7 @@ class Forwarder:
         failures = sum(1 for a in envelope["attempts"] if a.get("kind") in _TRANSIENT_VALUES)
         if self.policy.exhausted(failures):
             self._dead(envelope, f"retries exhausted after {failures} attempts: "
-                                 f"{describe(outcome)}", error_code=outcome.error_code)
+                                 f"{outcome.describe()}", error_code=outcome.error_code)
             return
         wait = self.policy.wait_for(failures, outcome.retry_after)
         envelope["not_before"] = time.time() + wait
@@ -219,7 +219,7 @@ class Forwarder:
         self._delay(envelope, wait)
         metrics.EVENTS.labels(cmd["action"], "retried").inc()
         log.info("%s %s of %s/%s: %s; retry %d in %.1fs", cmd["action"], cmd["event_id"],
-                 cmd["source"], cmd.get("source_id"), describe(outcome), failures, wait)
+                 cmd["source"], cmd.get("source_id"), outcome.describe(), failures, wait)
 
     def _delay(self, envelope: dict[str, Any], wait: float) -> None:
         """Send the message on a trip through a retry tier; back in its partition after."""
@@ -275,16 +275,4 @@ def _attempt_record(outcome: Outcome) -> dict[str, Any]:
 def _permanent_reason(outcome: Outcome) -> str:
     if outcome.error_code is not None:
         return f"OPS-COM error {outcome.error_code}: {outcome.error_message}"
-    return f"OPS-COM refused the request: {describe(outcome)}"
-
-
-def describe(outcome: Outcome) -> str:
-    """One line for logs and dead-letter reasons (no secrets: the client scrubbed them)."""
-    parts = [outcome.kind.value]
-    if outcome.http_status is not None:
-        parts.append(f"HTTP {outcome.http_status}")
-    if outcome.error_code is not None:
-        parts.append(f"ErrorCode {outcome.error_code}: {outcome.error_message}")
-    if outcome.exception:
-        parts.append(outcome.exception)
-    return ", ".join(parts)
+    return f"OPS-COM refused the request: {outcome.describe()}"
