@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     DateTime,
+    Index,
     Integer,
     String,
     Table,
@@ -56,6 +57,10 @@ events = Table(
     Column("envelope", Text),  # kept only while held
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("source", "event_id", name="uq_opscom_events_source_event"),
+    # Every event asks whether its permit has held events: keep that an index look-up.
+    Index("ix_opscom_events_permit_status", "source", "source_id", "status"),
+    # The sweep (stale held events) and the retention purge look by status and age.
+    Index("ix_opscom_events_status_updated", "status", "updated_at"),
 )
 
 #: Statuses after which an event is never sent again (unless replayed).

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between sweeps for permits whose held events a crash left behind.
 SWEEP_INTERVAL = 30.0
+#: Seconds between purges of applied event ids past their retention.
+PURGE_INTERVAL = 3600.0
 #: Backoff (seconds) when the database or broker fails under a lane.
 INFRA_BACKOFF = (0.5, 1, 2, 5, 10, 30)
 
@@ -68,6 +70,7 @@ class Worker:
         self.lanes = Lanes(settings.max_in_flight)
         self._done: queue.Queue[tuple[int, int, Message]] = queue.Queue()
         self._generation = 0
+        self._next_purge = 0.0  # the first sweep purges, then hourly
         self.stopping = threading.Event()
 
     def _probe(self) -> bool:
@@ -164,8 +167,11 @@ class Worker:
         """Publish a 'kick' for permits whose held events nobody is draining; purge old ids."""
         try:
             stale = self.store.stale_held_permits()
-            purged = self.store.purge_applied(
-                timedelta(days=self.settings.event_retention_days))
+            purged = 0
+            if time.monotonic() >= self._next_purge:
+                self._next_purge = time.monotonic() + PURGE_INTERVAL
+                purged = self.store.purge_applied(
+                    timedelta(days=self.settings.event_retention_days))
         except Exception:
             log.exception("sweep for held events failed")
             return
